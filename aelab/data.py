@@ -26,6 +26,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from urllib.parse import urlparse
@@ -79,11 +80,21 @@ def is_online(url: str = "https://ossci-datasets.s3.amazonaws.com", timeout: flo
         return False
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parsed.hostname, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    # The name lookup is not covered by the socket timeout, so the probe runs in a daemon
+    # thread that is abandoned after ``timeout`` seconds: offline never hangs.
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    return bool(result and result[0])
 
 
 def _check_raw_files(raw: Path, split: str, fix: str) -> bool:

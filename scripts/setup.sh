@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up aelab on a fresh machine (idempotent): a virtual environment in .venv holding the
+# package in editable mode, a matching torch/torchvision pair (constraints.txt) and the test
+# tools; plus Debian's dataset-fashion-mnist (full Fashion-MNIST offline) where apt is usable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+
+fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+if [ ! -e "$fashion" ] && command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+  else
+    echo "note: Fashion-MNIST is not installed; run 'sudo apt-get install dataset-fashion-mnist'" \
+         "or let torchvision download it (needs network)." >&2
+  fi
+fi
+
+# Fail here, clearly, if torch and torchvision do not match.
+.venv/bin/python -c "import torch, torchvision.ops; print(f'aelab set up: torch {torch.__version__}, torchvision {torchvision.__version__}')"
