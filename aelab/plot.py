@@ -51,6 +51,10 @@ def image_grid(images, ncols: int = 10, *, title: str | None = None, labels: Seq
     n = len(imgs)
     if n == 0:
         raise ValueError("image_grid needs at least one image")
+    if int(ncols) != ncols or ncols < 1:
+        raise ValueError(f"ncols must be an integer >= 1, got {ncols!r}")
+    if labels is not None and len(labels) < n:
+        raise ValueError(f"image_grid got {n} images but only {len(labels)} labels")
     ncols = min(ncols, n)
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(scale * ncols * 0.9, scale * nrows * 0.9 + (0.4 if title else 0)),
@@ -79,6 +83,8 @@ def reconstruction_rows(originals, reconstructions: Mapping[str, object] | objec
         How many columns (images) to show.
     """
     plt = _plt()
+    if int(n) != n or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
     rows = {"original": originals}
     if isinstance(reconstructions, Mapping):
         rows.update(reconstructions)
@@ -86,6 +92,8 @@ def reconstruction_rows(originals, reconstructions: Mapping[str, object] | objec
         rows["reconstruction"] = reconstructions
     arrays = {k: _as_images(v)[:n] for k, v in rows.items()}
     n = min(len(a) for a in arrays.values())
+    if n == 0:
+        raise ValueError("reconstruction_rows needs at least one image in every row")
     fig, axes = plt.subplots(len(arrays), n, figsize=(n * 0.9, len(arrays) * 1.0 + 0.3), squeeze=False)
     for r, (label, imgs) in enumerate(arrays.items()):
         for c in range(n):
