@@ -1,8 +1,9 @@
 """Load-or-train cache of trained models, so notebooks do not retrain what another already trained.
 
 A trained model is stored under ``<data root>/zoo/<name>-<key>.pt`` where ``key`` is a hash of
-everything that determines its weights: the architecture (the model's ``repr``), the data
-(shape and a content fingerprint), the training hyper-parameters and the seed. Change any of
+everything that determines its weights: the architecture (the model's ``repr`` and its
+parameters' names and shapes), the initial weights, the data (shape and a content fingerprint),
+the training hyper-parameters and the seed. Change any of
 them and the key changes, so a stale model is never loaded. Files are written to a temporary
 name and renamed (never half-written) and loaded with ``torch.load(weights_only=True)``.
 
@@ -41,8 +42,18 @@ def fingerprint(t: torch.Tensor) -> str:
 
 
 def cache_key(model: nn.Module, data: torch.Tensor, **hyper) -> str:
-    """Hash of the architecture, the training data and the hyper-parameters (incl. the seed)."""
-    payload = json.dumps({"arch": repr(model), "data": fingerprint(data),
+    """Hash of the architecture, the initial weights, the training data and the hyper-parameters.
+
+    The architecture is the model's ``repr`` *and* the names and shapes of its parameters and
+    buffers (a ``repr`` need not show them: ``LinearAutoencoder(784, 30)`` and
+    ``LinearAutoencoder(784, 2)`` print alike); the initial weights are fingerprinted, so a model
+    initialised under another seed gets another key even if the seed is not passed in ``hyper``.
+    """
+    state = model.state_dict()
+    init = hashlib.sha256("".join(f"{k}:{fingerprint(v)}" for k, v in state.items()).encode()).hexdigest()[:16]
+    payload = json.dumps({"arch": repr(model), "class": f"{type(model).__module__}.{type(model).__qualname__}",
+                          "state": [[k, list(v.shape), str(v.dtype)] for k, v in state.items()],
+                          "init": init, "data": fingerprint(data),
                           "hyper": {k: repr(v) for k, v in sorted(hyper.items())}}, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -81,6 +92,7 @@ def load_or_train(name: str, model: nn.Module, data: torch.Tensor, train_fn: Cal
     path = zoo_dir() / f"{name}-{key}.pt"
     use_cache = os.environ.get(ZOO_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
     if use_cache and path.exists():
+        initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
             model.load_state_dict(blob["state_dict"])
@@ -89,6 +101,7 @@ def load_or_train(name: str, model: nn.Module, data: torch.Tensor, train_fn: Cal
             history = History(train_loss=h["train_loss"], val_loss=h["val_loss"], seconds=h["seconds"]) if h else None
             return model, history
         except Exception as exc:  # a damaged cache entry is retrained, never used
+            model.load_state_dict(initial)  # a failed load may have copied some tensors already
             print(f"zoo: {path} is unreadable ({exc}); retraining")
     history = train_fn(model)
     hist = None
