@@ -55,3 +55,80 @@ def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """
     _check_pair(x_hat, x, "bce_per_image")
     return F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
+
+
+def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` in closed form, summed over code units, per image.
+
+    ``-1/2 * sum_j (1 + logvar_j - mu_j**2 - exp(logvar_j))`` (Kingma & Welling 2014, Appendix B).
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor
+        ``(N, k)`` each.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)``, nats per image.
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the shapes differ or are not ``(N, k)``.
+    """
+    if not isinstance(mu, torch.Tensor) or not isinstance(logvar, torch.Tensor):
+        raise TypeError(f"gaussian_kl_per_image expects tensors mu, logvar, got {type(mu).__name__}, "
+                        f"{type(logvar).__name__}")
+    if mu.shape != logvar.shape or mu.ndim != 2:
+        raise ValueError(f"gaussian_kl_per_image expects mu and logvar of the same shape (N, k), "
+                         f"got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+
+
+def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Negative ELBO of a Bernoulli-decoder VAE in nats per image: ``(total, recon, kl)``.
+
+    ``recon`` is the Bernoulli negative log-likelihood ``-log p(x|z)`` (binary cross-entropy
+    summed over pixels), ``kl`` the closed-form ``KL(q(z|x) || N(0, I))`` (Kingma & Welling
+    2014, Appendix B), both averaged over the batch; ``total = recon + beta * kl`` is the
+    negative ELBO for ``beta = 1`` and the β-VAE objective (Higgins et al. 2017) otherwise.
+    Use it as ``fit(vae, x, loss=vae_loss)`` (``fit`` minimises the first element) or with
+    ``functools.partial(vae_loss, beta=4.0)``.
+
+    Parameters
+    ----------
+    output : tuple (x_hat, mu, logvar)
+        What :class:`aelab.models.VAE` returns: ``x_hat`` pixel probabilities in [0, 1] of the
+        same shape as ``x``; ``mu``, ``logvar`` of shape ``(N, k)``.
+    x : torch.Tensor
+        Targets ``(N, ...)`` in [0, 1] (grey levels are read as Bernoulli means, as in the paper's
+        MNIST experiments).
+    beta : float
+        Weight of the KL term (default 1: the ELBO).
+
+    Returns
+    -------
+    total, recon, kl : torch.Tensor
+        Scalars in nats per image.
+
+    Raises
+    ------
+    TypeError
+        If ``output`` is not a ``(x_hat, mu, logvar)`` tuple of tensors.
+    ValueError
+        If shapes disagree (``x_hat`` vs ``x``, ``mu`` vs ``logvar``, batch sizes), or ``beta < 0``.
+    """
+    if not (isinstance(output, (tuple, list)) and len(output) == 3):
+        raise TypeError("vae_loss expects output = (x_hat, mu, logvar) as returned by VAE.forward, "
+                        f"got {type(output).__name__}" + (f" of length {len(output)}" if isinstance(output, (tuple, list)) else ""))
+    x_hat, mu, logvar = output
+    _check_pair(x_hat, x, "vae_loss")
+    if not isinstance(beta, (int, float)) or beta < 0:
+        raise ValueError(f"vae_loss: beta must be a number >= 0, got {beta!r}")
+    kl = gaussian_kl_per_image(mu, logvar)  # (N,)
+    if len(kl) != len(x):
+        raise ValueError(f"vae_loss: mu/logvar batch size {len(kl)} != x batch size {len(x)}")
+    recon = F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
+    kl = kl.mean()
+    return recon + beta * kl, recon, kl

@@ -177,3 +177,117 @@ class MLPAutoencoder(nn.Module):
         """``(N, *input_shape) -> (N, *input_shape)``."""
         z = self.encode(x)  # (N, code)
         return self.decode(z)  # (N, *input_shape)
+
+
+class VAE(nn.Module):
+    """The classic MLP variational autoencoder of Kingma & Welling (2014), 784-400-20 by default.
+
+    Encoder ``q(z|x) = N(mu, diag(exp(logvar)))`` with ``mu, logvar = encode(x)``; decoder
+    ``p(x|z) = Bernoulli(decode(z))``; prior ``p(z) = N(0, I)``. The hidden layers use ReLU,
+    the decoder's output a sigmoid (pixel probabilities in [0, 1]), as in pytorch/examples
+    ``vae/main.py``. Train it with :func:`aelab.losses.vae_loss` (the negative ELBO).
+
+    Parameters
+    ----------
+    n_features : int
+        Input dimension D (784 for 28x28 images).
+    hidden : int or sequence of int
+        Hidden layer size(s) of the encoder; the decoder mirrors them. Default 400.
+    latent : int
+        Code dimension k (default 20; 2 for a plottable latent space).
+    input_shape : tuple of int, optional
+        Shape of one example, e.g. ``(1, 28, 28)``; its product must equal ``n_features``.
+        Default ``(n_features,)``.
+
+    Raises
+    ------
+    ValueError
+        On non-positive sizes or a mismatched ``input_shape``.
+
+    Examples
+    --------
+    >>> vae = VAE(784, 400, 20, input_shape=(1, 28, 28))
+    >>> x_hat, mu, logvar = vae(torch.rand(8, 1, 28, 28))
+    >>> x_hat.shape, mu.shape
+    (torch.Size([8, 1, 28, 28]), torch.Size([8, 20]))
+    """
+
+    def __init__(self, n_features: int = 784, hidden: int | Sequence[int] = 400, latent: int = 20,
+                 input_shape: Sequence[int] | None = None):
+        super().__init__()
+        hidden = (hidden,) if isinstance(hidden, int) else tuple(hidden)
+        sizes = (n_features, *hidden, latent)
+        if any((not isinstance(d, int)) or isinstance(d, bool) or d < 1 for d in sizes):
+            raise ValueError(f"VAE sizes must be positive ints, got n_features={n_features}, hidden={hidden}, "
+                             f"latent={latent}")
+        self.n_features, self.hidden, self.latent = n_features, hidden, latent
+        self.input_shape = tuple(input_shape) if input_shape is not None else (n_features,)
+        if math.prod(self.input_shape) != n_features:
+            raise ValueError(f"input_shape {self.input_shape} does not hold n_features={n_features} values")
+        enc: list[nn.Module] = [nn.Flatten()]
+        for a, b in zip((n_features, *hidden[:-1]), hidden):
+            enc += [nn.Linear(a, b), nn.ReLU()]
+        self.encoder = nn.Sequential(*enc)
+        self.to_mu = nn.Linear(hidden[-1], latent)
+        self.to_logvar = nn.Linear(hidden[-1], latent)
+        rev = (latent, *hidden[::-1])
+        dec: list[nn.Module] = []
+        for a, b in zip(rev[:-1], rev[1:]):
+            dec += [nn.Linear(a, b), nn.ReLU()]
+        dec += [nn.Linear(hidden[0], n_features), nn.Sigmoid(), nn.Unflatten(1, self.input_shape)]
+        self.decoder = nn.Sequential(*dec)
+
+    @property
+    def code_size(self) -> int:
+        """The latent dimension k."""
+        return self.latent
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, *input_shape) -> (mu, logvar)``, each ``(N, k)``: the parameters of ``q(z|x)``."""
+        _check_input(x, self.input_shape, "VAE.encode")
+        h = self.encoder(x)  # (N, hidden[-1])
+        return self.to_mu(h), self.to_logvar(h)  # (N, k), (N, k)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor, *,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw ``z = mu + exp(logvar / 2) * eps`` with ``eps ~ N(0, I)`` (Kingma & Welling 2014, eq. 10).
+
+        The sample is a differentiable function of ``mu`` and ``logvar`` (the reparameterization
+        trick). ``eps`` comes from ``generator`` if given, else from torch's global RNG
+        (seeded by :func:`aelab.setup`).
+
+        Parameters
+        ----------
+        mu, logvar : torch.Tensor
+            ``(N, k)`` each, float.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N, k)``.
+
+        Raises
+        ------
+        ValueError
+            If ``mu`` and ``logvar`` differ in shape or are not ``(N, k)``.
+        """
+        _check_input(mu, (self.latent,), "VAE.reparameterize (mu)")
+        if logvar.shape != mu.shape:
+            raise ValueError(f"VAE.reparameterize: logvar shape {tuple(logvar.shape)} != mu shape {tuple(mu.shape)}")
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)  # (N, k)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``(N, k) -> (N, *input_shape)``: Bernoulli means (pixel probabilities in [0, 1])."""
+        _check_input(z, (self.latent,), "VAE.decode")
+        return self.decoder(z)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(N, *input_shape) -> (x_hat, mu, logvar)``; ``z`` is sampled in train and eval mode alike.
+
+        Sampling in eval mode too makes ``evaluate(vae, x, loss=vae_loss)`` a one-sample
+        estimate of the negative ELBO, the quantity the paper reports.
+        """
+        mu, logvar = self.encode(x)  # (N, k), (N, k)
+        z = self.reparameterize(mu, logvar)  # (N, k)
+        return self.decode(z), mu, logvar  # (N, *input_shape), (N, k), (N, k)

@@ -1,0 +1,123 @@
+"""Tests of the VAE model and its loss (Kingma & Welling 2014)."""
+
+import functools
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from aelab.losses import gaussian_kl_per_image, vae_loss
+from aelab.models import VAE
+from aelab.train import evaluate, fit
+
+IMG = (1, 28, 28)
+
+
+def test_shapes():
+    torch.manual_seed(0)
+    vae = VAE(784, 400, 20, input_shape=IMG)
+    x = torch.rand(5, *IMG)
+    mu, logvar = vae.encode(x)
+    assert mu.shape == logvar.shape == (5, 20)
+    z = vae.reparameterize(mu, logvar)
+    assert z.shape == (5, 20)
+    x_hat = vae.decode(z)
+    assert x_hat.shape == (5, *IMG)
+    assert 0 <= x_hat.min() and x_hat.max() <= 1
+    out = vae(x)
+    assert len(out) == 3 and out[0].shape == x.shape and out[1].shape == (5, 20)
+    assert vae.code_size == 20
+
+
+def test_flat_input_and_deeper_hidden():
+    vae = VAE(12, (8, 6), 3)
+    x_hat, mu, logvar = vae(torch.rand(4, 12))
+    assert x_hat.shape == (4, 12) and mu.shape == (4, 3)
+    linears = [m for m in vae.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(12, 8), (8, 6), (6, 3), (6, 3), (3, 6), (6, 8), (8, 12)]
+
+
+def test_reparameterize_is_differentiable_and_seeded():
+    vae = VAE(4, 3, 2)
+    mu = torch.zeros(1000, 2, requires_grad=True)
+    logvar = torch.full((1000, 2), 2 * torch.log(torch.tensor(3.0)).item(), requires_grad=True)
+    z = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+    assert abs(z.std().item() - 3.0) < 0.2  # sigma = exp(logvar / 2) = 3
+    z.sum().backward()
+    assert mu.grad is not None and logvar.grad is not None
+    z1 = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(7))
+    z2 = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(z1, z2)
+
+
+def test_closed_form_kl_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    ours = gaussian_kl_per_image(mu, logvar)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    p = Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    ref = kl_divergence(q, p).sum(1)
+    torch.testing.assert_close(ours, ref)
+    assert (ours >= 0).all()
+    assert gaussian_kl_per_image(torch.zeros(2, 3), torch.zeros(2, 3)).abs().max() < 1e-7  # q = prior
+
+
+def test_vae_loss_parts_and_units():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(4, *IMG, generator=g)
+    x_hat = torch.rand(4, *IMG, generator=g).clamp(0.01, 0.99)
+    mu, logvar = torch.randn(4, 20, generator=g), torch.randn(4, 20, generator=g)
+    total, recon, kl = vae_loss((x_hat, mu, logvar), x)
+    bce = -(x * x_hat.log() + (1 - x) * (1 - x_hat).log()).flatten(1).sum(1).mean()  # nats per image
+    torch.testing.assert_close(recon, bce)
+    torch.testing.assert_close(kl, gaussian_kl_per_image(mu, logvar).mean())
+    torch.testing.assert_close(total, recon + kl)
+    total4, _, _ = vae_loss((x_hat, mu, logvar), x, beta=4.0)
+    torch.testing.assert_close(total4, recon + 4 * kl)
+
+
+def test_fit_minimises_the_negative_elbo():
+    torch.manual_seed(0)
+    x = (torch.rand(256, *IMG) > 0.7).float()
+    vae = VAE(784, 64, 4, input_shape=IMG)
+    before = evaluate(vae, x, loss=vae_loss)
+    history = fit(vae, x, epochs=3, loss=vae_loss, batch_size=64, lr=3e-3, progress=False, device="cpu")
+    assert len(history.train_loss) == 3
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert evaluate(vae, x, loss=vae_loss) < before
+    fit(vae, x, epochs=1, loss=functools.partial(vae_loss, beta=0.5), progress=False, device="cpu")
+
+
+@pytest.mark.parametrize("kwargs", [dict(n_features=0), dict(latent=0), dict(hidden=(400, -1)),
+                                    dict(input_shape=(1, 28, 27))])
+def test_bad_sizes(kwargs):
+    with pytest.raises(ValueError):
+        VAE(**kwargs)
+
+
+def test_bad_input():
+    vae = VAE(784, 16, 2, input_shape=IMG)
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        vae(torch.rand(3, 784))
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        vae.decode(torch.rand(3, 3))
+    with pytest.raises(TypeError):
+        vae.encode(torch.zeros(3, 1, 28, 28, dtype=torch.long))
+    with pytest.raises(ValueError):
+        vae.reparameterize(torch.zeros(3, 2), torch.zeros(3, 1))
+
+
+def test_vae_loss_bad_input():
+    x = torch.rand(3, 784)
+    x_hat = torch.rand(3, 784)
+    mu = torch.zeros(3, 2)
+    with pytest.raises(TypeError, match="x_hat, mu, logvar"):
+        vae_loss(x_hat, x)
+    with pytest.raises(ValueError, match="shape"):
+        vae_loss((torch.rand(3, 10), mu, mu), x)
+    with pytest.raises(ValueError, match="same shape"):
+        vae_loss((x_hat, mu, torch.zeros(3, 3)), x)
+    with pytest.raises(ValueError, match="batch size"):
+        vae_loss((x_hat, torch.zeros(2, 2), torch.zeros(2, 2)), x)
+    with pytest.raises(ValueError, match="beta"):
+        vae_loss((x_hat, mu, mu), x, beta=-1)
