@@ -76,7 +76,13 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
 
     rel = path.relative_to(root).as_posix()
     result = NotebookResult(path=rel)
-    nb = nbformat.read(path, as_version=4)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # not JSON, not a notebook: report it and go on with the others
+        result.status = "failed"
+        result.error = (f"{rel} is not a readable notebook ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+                        "Fix: restore it from git or re-save it in JupyterLab")
+        return result
     fd, report_file = tempfile.mkstemp(prefix="aelab-report-", suffix=".jsonl")
     os.close(fd)
     old_env = {k: os.environ.get(k) for k in (REPORT_ENV, QUICK_ENV)}
@@ -124,9 +130,11 @@ def render_index(results: list[NotebookResult], *, quick: bool, total_seconds: f
     counts = {s: sum(c["status"] == s for r in results for c in r.claims) for s in ("held", "failed", "skipped")}
     rows = []
     for r in results:
-        status = "✔ ok" if r.status == "ok" else f"✘ failed at cell {r.failed_cell}: {html.escape(r.error)}"
+        at = f" at cell {r.failed_cell}" if r.failed_cell is not None else ""
+        status = "✔ ok" if r.status == "ok" else f"✘ failed{at}: {html.escape(r.error)}"
         held = sum(c["status"] == "held" for c in r.claims)
-        rows.append(f"<tr class='{r.status}'><td><a href='{html.escape(r.html)}'>{html.escape(r.path)}</a></td>"
+        link = f"<a href='{html.escape(r.html)}'>{html.escape(r.path)}</a>" if r.html else html.escape(r.path)
+        rows.append(f"<tr class='{r.status}'><td>{link}</td>"
                     f"<td>{status}</td><td>{r.seconds:.1f} s</td><td>{held}/{len(r.claims)}</td></tr>")
     recs = []
     for r in results:
@@ -191,7 +199,8 @@ def build(root: Path, out: Path, *, quick: bool, timeout: int = 1800, dirs=NOTEB
         r = execute_notebook(path, root, out, quick=quick, timeout=timeout)
         results.append(r)
         held = sum(c["status"] == "held" for c in r.claims)
-        where = "" if r.status == "ok" else f" at cell {r.failed_cell}: {r.error}"
+        at = f" at cell {r.failed_cell}" if r.failed_cell is not None else ""
+        where = "" if r.status == "ok" else f"{at}: {r.error}"
         tqdm.write(f"{'✔' if r.status == 'ok' else '✘'} {rel}  {r.seconds:6.1f} s  claims held {held}/{len(r.claims)}{where}",
                    file=sys.stderr)
     total = time.perf_counter() - start

@@ -28,13 +28,16 @@ def _cmd_build(args: argparse.Namespace) -> int:
         print(f"aelab build: {exc}", file=sys.stderr)
         return 2
     failed = [r for r in results if r.status != "ok"]
+    # a claim can fail without failing its notebook (e.g. caught in a cell): the build still fails
+    bad_claims = [(r, c) for r in results if r.status == "ok" for c in r.claims if c.get("status") == "failed"]
     out = Path(args.out) if args.out else root / "_build"
     print(f"site: {out / 'index.html'}  report: {out / 'report.json'}")
-    if failed:
-        for r in failed:
-            print(f"aelab build: FAILED {r.path} at cell {r.failed_cell}: {r.error}", file=sys.stderr)
-        return 1
-    return 0
+    for r in failed:
+        where = f" at cell {r.failed_cell}" if r.failed_cell is not None else ""
+        print(f"aelab build: FAILED {r.path}{where}: {r.error}", file=sys.stderr)
+    for r, c in bad_claims:
+        print(f"aelab build: FAILED claim in {r.path}: {c.get('text')}", file=sys.stderr)
+    return 1 if failed or bad_claims else 0
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
