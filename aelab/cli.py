@@ -20,7 +20,10 @@ from pathlib import Path
 def _cmd_build(args: argparse.Namespace) -> int:
     from .build import build
 
+    from .course import is_quick
+
     root = Path(args.root)
+    args.quick = args.quick or is_quick()  # AELAB_QUICK=1 in the environment also selects quick mode
     try:
         results = build(root, Path(args.out) if args.out else root / "_build", quick=args.quick,
                         timeout=args.timeout, dirs=tuple(args.dirs))
