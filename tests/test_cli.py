@@ -43,6 +43,7 @@ def _write(path: Path, cells) -> None:
 def _env(tmp: Path) -> dict:
     env = dict(os.environ)
     env.pop("AELAB_REPORT_FILE", None)
+    env.pop("AELAB_QUICK", None)  # the root conftest sets it; here only --quick chooses the mode
     env.update(AELAB_OFFLINE="1", AELAB_DATA=str(tmp / "data"), MPLBACKEND="Agg", PYTHONIOENCODING="utf-8")
     return env
 
