@@ -323,6 +323,7 @@ def tied_autoencoder(encode: Callable, decode: Callable, *, seed: int = 0) -> No
         ("X=[[4, 5]], mean=[1, 1], W=[[0.6, 0.8]]", torch.tensor([[4.0, 5.0]]), torch.tensor([1.0, 1.0]),
          torch.tensor([[0.6, 0.8]]), True),
     ]
+    worst = 0.0
     for label, x, mean, w, orthonormal in cases:
         n, d = x.shape
         k = w.shape[0]
@@ -356,7 +357,8 @@ def tied_autoencoder(encode: Callable, decode: Callable, *, seed: int = 0) -> No
             back = _tensor(ex, dec(enc(*on, case=label), mean.clone(), w.clone(), case=label), "round trip", label)
             if not torch.allclose(back.double(), ref_x, rtol=1e-4, atol=1e-4):
                 raise _fail(ex, f"decode(encode(x)) changes a point that already lies in the subspace on {label}.")
-    _praise(ex, "encode and decode match (X − mean) Wᵀ and Z W + mean; round trips are exact", len(cases))
+        worst = max(worst, (z.double() - ref_z).abs().max().item(), (x_hat.double() - ref_x).abs().max().item())
+    _praise(ex, f"codes and reconstructions within {worst:.1e} of (X − mean) Wᵀ and Z W + mean", len(cases))
 
 
 @_exercise("01", 3, "principal_angles")
@@ -544,6 +546,7 @@ def ae_to_pca(student_fn: Callable, *, seed: int = 0) -> None:
         mix = torch.randn(k, k, generator=g, dtype=torch.float64) + 2 * torch.eye(k, dtype=torch.float64)
         w = (comps.T @ mix * torch.linspace(3.0, 0.5, k, dtype=torch.float64)).float()  # (D, k), not orthonormal
         cases.append((label, x, w, comps))
+    worst = 0.0
     for label, x, w, ref in cases:
         k, d = ref.shape
         w_in, x_in = w.clone(), x.clone()
@@ -560,11 +563,15 @@ def ae_to_pca(student_fn: Callable, *, seed: int = 0) -> None:
         if _max_angle_deg(c, w.double().T) > 0.8:
             raise _fail(ex, f"your components leave the subspace spanned by W's columns on {label}: the AE already "
                             "found the right subspace, only rotate within it.")
-        if ((c * ref).sum(1).abs() < 1 - 1e-4).any():
+        cos = (c * ref).sum(1).abs()
+        if (cos < 1 - 1e-4).any():
             raise _fail(ex, f"right subspace but not PCA's axes on {label}. An orthonormal basis of W's columns is "
                             "not enough: project the CENTRED data onto it and rotate by the SVD of that projection, "
                             "ordering the axes by decreasing variance.")
-    _praise(ex, "PCA's axes recovered from a non-orthonormal AE basis to |cos| ≥ 0.9999", len(cases))
+        gap = torch.minimum((c - ref).norm(dim=1), (c + ref).norm(dim=1))  # sign-free, stable for tiny angles
+        worst = max(worst, math.degrees(2 * math.asin(min(gap.max().item() / 2, 1.0))))
+    _praise(ex, f"PCA's axes recovered from a non-orthonormal AE basis, each within "
+                f"{worst:.1e}° of PCA's", len(cases))
 
 
 # --------------------------------------------------------------------------------------------
@@ -614,6 +621,7 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     call = _student(ex, student_fn)
     g = _gen(seed, 6)
     cases = [(784, 256, 30), (20, 10, 5, 2), (6, 3)]
+    n_params = 0
     torch_state = torch.random.get_rng_state()  # building layers draws from torch's RNG: leave it as it was
     try:
         for dims in cases:
@@ -622,6 +630,8 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
             if not isinstance(out, (tuple, list)) or len(out) != 2 or not all(isinstance(m, nn.Module) for m in out):
                 raise _fail(ex, f"return two nn.Modules, `return encoder, decoder` (e.g. two nn.Sequential) — on {label}")
             encoder, decoder = out
+            if dims == cases[0]:
+                n_params = sum(p.numel() for m in (encoder, decoder) for p in m.parameters())
             want = list(dims)
             got_e, got_d = _layer_sizes(_linears(encoder)), _layer_sizes(_linears(decoder))
             if got_e != want:
@@ -670,8 +680,8 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
                                         "every Linear layer except the last (which gets the Sigmoid).")
     finally:
         torch.random.set_rng_state(torch_state)
-    _praise(ex, "encoder and decoder mirror each other; linear code, nonlinear hidden layers, sigmoid output",
-            len(cases))
+    _praise(ex, f"mirrored, linear code, nonlinear hidden layers, sigmoid output; {cases[0]} has "
+                f"{n_params:,} parameters", len(cases))
 
 
 @_exercise("02", 2, "squared_error_per_image")
@@ -709,6 +719,7 @@ def squared_error_per_image(student_fn: Callable, *, seed: int = 0) -> None:
         ("2 images of 2×2 pixels: x all 0; x_hat 0.5 in one pixel of image 0, all 1 in image 1",
          small_hat, torch.zeros(2, 1, 2, 2)),
     ]
+    worst = 0.0
     for label, x_hat, x in cases:
         n, pixels = x.shape[0], x[0].numel()
         xh = x_hat.clone().requires_grad_(True)
@@ -740,8 +751,8 @@ def squared_error_per_image(student_fn: Callable, *, seed: int = 0) -> None:
         if not torch.allclose(grad.double(), 2 * (x_hat.double() - x.double()) / n, atol=1e-5):
             raise _fail(ex, f"the gradient of your loss is wrong on {label}: the loss must depend on x_hat only "
                             "through the squared errors.")
-    _praise(ex, f"squared error per image correct (a perfect reconstruction scores 0, the hand example "
-                f"{(small_hat.pow(2).flatten(1).sum(1).mean()).item():g})", len(cases))
+        worst = max(worst, abs(val - ref) / max(ref, 1e-12))
+    _praise(ex, f"values within {worst:.1e} (relative) of the squared error per image, gradients right", len(cases))
 
 
 @_exercise("02", 3, "precision_at_k")
@@ -781,6 +792,7 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
         ("4 points on a line at 0, 1, 3, 6 with labels [0, 1, 0, 1], k=1",
          torch.tensor([[0.0], [1.0], [3.0], [6.0]]), torch.tensor([0, 1, 0, 1]), 1),
     ]
+    worst = 0.0
     for label, codes, labels, k in cases:
         c_in, l_in = codes.clone(), labels.clone()
         out = call(c_in, l_in, k, case=label)
@@ -811,7 +823,8 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
             elif not 0 <= val <= 1:
                 why = " A precision is a fraction between 0 and 1."
             raise _fail(ex, f"wrong precision@{k} on {label} (it is not {val:.4g}).{why}")
-    _praise(ex, "precision@k correct, the query itself left out", len(cases))
+        worst = max(worst, abs(val - ref))
+    _praise(ex, f"precision@k within {worst:.1e} on every input, the query itself left out", len(cases))
 
 
 @_exercise("02", 4, "interpolate_codes")
@@ -840,6 +853,7 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
         ("two random 30-D codes, steps=10", torch.randn(30, generator=g), torch.randn(30, generator=g), 10),
         ("two random 3-D codes, steps=2", torch.randn(3, generator=g), torch.randn(3, generator=g), 2),
     ]
+    worst = 0.0
     for label, z0, z1, steps in cases:
         a, b = z0.clone(), z1.clone()
         path = _tensor(ex, call(a, b, steps, case=label), "the path", label)
@@ -853,9 +867,11 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
             raise _fail(ex, f"the last row of the path should be z1 itself (t=1): include both ends — on {label}. "
                             "torch.linspace(0, 1, steps) includes both.")
         t = torch.linspace(0, 1, steps, dtype=torch.float64)[:, None]
-        if not torch.allclose(p, z0.double() + t * (z1.double() - z0.double()), atol=1e-5):
+        ref = z0.double() + t * (z1.double() - z0.double())
+        if not torch.allclose(p, ref, atol=1e-5):
             raise _fail(ex, f"the path is not evenly spaced on the straight line from z0 to z1 on {label}.")
-    _praise(ex, "straight, evenly spaced paths with both ends included", len(cases))
+        worst = max(worst, (p - ref).abs().max().item())
+    _praise(ex, f"straight, evenly spaced paths with both ends, within {worst:.1e} of the line", len(cases))
 
 
 @_exercise("02", 5, "nearest_distance")
@@ -889,6 +905,7 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
         ("3 images of shape (1, 28, 28) against 200 images", torch.rand(3, 1, 28, 28, generator=g), imgs),
         ("query [[0, 0]] against data [[3, 4], [10, 0]]", torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [10.0, 0.0]])),
     ]
+    worst = 0.0
     for label, q, data in cases:
         m = q.shape[0]
         q_in, d_in = q.clone(), data.clone()
@@ -908,4 +925,5 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
             if torch.allclose(o, ref**2, rtol=1e-4, atol=1e-2):
                 why = " These are squared distances: take the square root."
             raise _fail(ex, f"wrong distances on {label} (max error {(o - ref).abs().max().item():.3g}).{why}")
-    _praise(ex, "nearest-neighbour distances correct, including exact matches (distance 0)", len(cases))
+        worst = max(worst, (o - ref).abs().max().item())
+    _praise(ex, f"nearest-neighbour distances within {worst:.1e}, exact matches give 0", len(cases))

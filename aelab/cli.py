@@ -84,12 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("doctor", help="print versions, device and data sources")
     d.set_defaults(func=_cmd_doctor)
 
-    try:
-        from .release import add_release_parser
-    except ImportError:
-        pass
-    else:
-        add_release_parser(sub)
+    from .release import add_release_parser
+
+    add_release_parser(sub)
 
     args = parser.parse_args(argv)
     return args.func(args)
