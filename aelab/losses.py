@@ -86,6 +86,24 @@ def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
 
 
+_TINY = torch.finfo(torch.float32).tiny
+
+
+def bernoulli_nll_per_image(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)]`` per image, in nats: shape ``(N,)``.
+
+    The same numbers as ``F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)``
+    but about twice as fast on a CPU (torch's kernel calls a scalar ``log1p`` per pixel; this
+    uses the vectorised ``log``). Logs are clamped at ``log(float32 tiny) ≈ -87.3`` (torch
+    clamps at -100), so ``p`` of exactly 0 or 1 gives finite values and gradients.
+    Shapes are not checked here (see :func:`vae_loss`).
+    """
+    x = x.to(p.dtype)  # lerp needs one dtype
+    log_p = torch.log(p.clamp_min(_TINY))
+    log_1mp = torch.log((1 - p).clamp_min(_TINY))
+    return -torch.lerp(log_1mp, log_p, x).flatten(1).sum(1)  # x log p + (1 - x) log(1 - p)
+
+
 def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Negative ELBO of a Bernoulli-decoder VAE in nats per image: ``(total, recon, kl)``.
 
@@ -129,6 +147,6 @@ def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> tuple[torch.Tenso
     kl = gaussian_kl_per_image(mu, logvar)  # (N,)
     if len(kl) != len(x):
         raise ValueError(f"vae_loss: mu/logvar batch size {len(kl)} != x batch size {len(x)}")
-    recon = F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
+    recon = bernoulli_nll_per_image(x_hat, x).mean()
     kl = kl.mean()
     return recon + beta * kl, recon, kl

@@ -121,3 +121,25 @@ def test_vae_loss_bad_input():
         vae_loss((x_hat, torch.zeros(2, 2), torch.zeros(2, 2)), x)
     with pytest.raises(ValueError, match="beta"):
         vae_loss((x_hat, mu, mu), x, beta=-1)
+
+
+def test_fast_bernoulli_nll_matches_torch_bce():
+    import torch.nn.functional as F
+
+    from aelab.losses import bernoulli_nll_per_image
+
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(8, 1, 28, 28, generator=g)
+    logits = (4 * torch.randn(8, 1, 28, 28, generator=g)).requires_grad_()
+    ours = bernoulli_nll_per_image(torch.sigmoid(logits), x)
+    ours.sum().backward()
+    g_ours, logits.grad = logits.grad.clone(), None
+    ref = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
+    ref.sum().backward()
+    torch.testing.assert_close(ours, ref)
+    torch.testing.assert_close(g_ours, logits.grad)
+    # saturated probabilities (sigmoid rounds to exactly 0 or 1): finite loss and gradients
+    sat = torch.tensor([[-200.0, 200.0, 30.0]], requires_grad=True)
+    loss = bernoulli_nll_per_image(torch.sigmoid(sat), torch.tensor([[1.0, 0.0, 1.0]]))
+    loss.sum().backward()
+    assert torch.isfinite(loss).all() and torch.isfinite(sat.grad).all()

@@ -1,0 +1,195 @@
+"""``python -m benchmarks``: measure, print a table, write ``benchmarks/results/latest.json``.
+
+What it measures, all in one process and as ratios taken within one run:
+
+1. training throughput of ``aelab.train.fit`` against the textbook loop (torchvision
+   Fashion-MNIST + ``ToTensor`` + ``DataLoader(batch_size=128, shuffle=True)``), same model, same
+   optimizer (Adam 1e-3), same number of images, for the 784-400-20 VAE and the
+   784-1000-500-250-30 autoencoder;
+2. the fraction of the machine's limit: fit's training FLOP/s over the peak of a 2048 × 2048
+   float32 matrix product measured between the runs;
+3. the widgets' frame latency: decode one code and redraw the frame;
+4. with ``--build``, the course build time: ``aelab build --quick`` and each notebook in full mode.
+
+Run ``python -m benchmarks --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Targets of issue 4 (on the course's 2-core CPU machine).
+TARGET_SPEEDUP = 3.0
+TARGET_FRACTION = 0.70
+TARGET_FRAME_MS = 50.0
+TARGET_QUICK_BUILD_S = 600.0
+TARGET_NOTEBOOK_FULL_S = 300.0
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": cores, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "loadavg_start": _loadavg()}
+
+
+def _loadavg() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def fit_default_batch_size() -> int:
+    from aelab.train import fit
+
+    return inspect.signature(fit).parameters["batch_size"].default
+
+
+def targets(throughput: list[dict], latency: list[dict], builds: list[dict]) -> list[dict]:
+    """Each target of issue 4 with the measured figure and whether it is met."""
+    out = []
+    default_bs = fit_default_batch_size()
+    for t in throughput:
+        main = next((v for v in t["variants"] if v["batch_size"] == default_bs and v["optimizer_impl"] != "single"),
+                    t["variants"][0])
+        out.append({"target": f"fit ≥ {TARGET_SPEEDUP:g}× textbook images/s, {t['model']}",
+                    "measured": f"{main['speedup']:.2f}× (fit at batch {main['batch_size']})",
+                    "met": main["speedup"] >= TARGET_SPEEDUP})
+        if t["model"].startswith("ae_784-1000"):
+            out.append({"target": f"fit ≥ {TARGET_FRACTION:.0%} of peak matmul FLOP/s, {t['model']}",
+                        "measured": f"{main['fraction_of_peak']:.0%} (fit at batch {main['batch_size']})",
+                        "met": main["fraction_of_peak"] >= TARGET_FRACTION})
+    for lat in latency:
+        out.append({"target": f"decode + draw one widget frame ≤ {TARGET_FRAME_MS:g} ms, {lat['model']}",
+                    "measured": f"{lat['frame_ms']:.1f} ms (p95 {lat['frame_p95_ms']:.1f} ms)",
+                    "met": lat["frame_ms"] <= TARGET_FRAME_MS})
+    for b in builds:
+        if b["mode"] == "quick":
+            out.append({"target": f"aelab build --quick ≤ {TARGET_QUICK_BUILD_S:g} s",
+                        "measured": f"{b['seconds']:.0f} s, {len(b['notebooks'])} notebooks, exit {b['returncode']}",
+                        "met": b["seconds"] <= TARGET_QUICK_BUILD_S and b["returncode"] == 0})
+        else:
+            for n in b["notebooks"]:
+                out.append({"target": f"{n['path']} in full mode ≤ {TARGET_NOTEBOOK_FULL_S:g} s",
+                            "measured": f"{n['seconds']:.0f} s ({n['status']})",
+                            "met": n["seconds"] <= TARGET_NOTEBOOK_FULL_S and n["status"] == "ok"})
+    return out
+
+
+def format_table(report: dict) -> str:
+    """The human-readable summary printed at the end of a run."""
+    m = report["machine"]
+    lines = [f"aelab benchmarks — {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads, "
+             f"{m['cpu_capability']}), load average {m['loadavg_start']} → {m.get('loadavg_end')}"]
+    if report["throughput"]:
+        t0 = report["throughput"][0]
+        lines += ["", f"Training throughput: Fashion-MNIST, Adam lr 1e-3, {t0['n_images']:,} images per run, "
+                      f"median of {t0['repeats']} interleaved runs",
+                  f"{'model':<24} {'loop':<40} {'batch':>5} {'images/s':>9} {'× textbook':>10} {'% of peak':>9}"]
+        for t in report["throughput"]:
+            lines.append(f"{t['model']:<24} {'textbook: DataLoader + ToTensor':<40} {128:>5} "
+                         f"{t['textbook_images_per_s']:>9,.0f} {1:>10.2f} {'':>9}")
+            for v in t["variants"]:
+                lines.append(f"{'':<24} {v['label']:<40} {v['batch_size']:>5} {v['images_per_s']:>9,.0f} "
+                             f"{v['speedup']:>10.2f} {v['fraction_of_peak']:>9.0%}")
+            lines.append(f"{'':<24} {'(training MFLOP per image: %.2f; peak fp32 2048² matmul: %.0f GFLOP/s)' % (t['train_mflop_per_image'], t['peak_gflops'])}")
+    if report["latency"]:
+        lines += ["", "Widget frame latency (median of %d calls)" % report["latency"][0]["calls"],
+                  f"{'model':<24} {'decode':>9} {'decode + draw':>14} {'p95':>8}"]
+        for lat in report["latency"]:
+            lines.append(f"{lat['model']:<24} {lat['decode_ms']:>6.2f} ms {lat['frame_ms']:>11.1f} ms "
+                         f"{lat['frame_p95_ms']:>5.1f} ms")
+    for b in report["build"]:
+        lines += ["", f"aelab build ({b['mode']} mode, model cache {'on' if b['zoo'] else 'off'}): "
+                      f"{b['seconds']:.0f} s wall, exit {b['returncode']}"]
+        for n in b["notebooks"]:
+            lines.append(f"  {n['path']:<50} {n['seconds']:>7.1f} s  {n['status']}")
+        if not b["notebooks"]:
+            lines.append(f"  (no notebooks ran) {b['stderr_tail']}")
+    if report["targets"]:
+        lines += ["", "Targets"]
+        for t in report["targets"]:
+            lines.append(f"  {'✔' if t['met'] else '✘'} {t['target']}: {t['measured']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=7680, help="images per training run (default 7680)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are reported (default 3)")
+    parser.add_argument("--models", nargs="+", default=None, help="throughput models (default: all)")
+    parser.add_argument("--no-throughput", action="store_true", help="skip the training throughput part")
+    parser.add_argument("--latency-calls", type=int, default=100, help="frames timed per model (0 skips)")
+    parser.add_argument("--build", nargs="?", const="all", choices=["quick", "full", "all"], default=None,
+                        help="also time `aelab build` (quick, full or both; takes minutes)")
+    parser.add_argument("--zoo", action="store_true", help="let the build use cached models (default: retrain all)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the JSON (default {RESULTS})")
+    args = parser.parse_args(argv)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    log = (lambda s: print(s, file=sys.stderr, flush=True))
+    report: dict = {"machine": machine_info(), "config": {k: (str(v) if isinstance(v, Path) else v)
+                                                          for k, v in vars(args).items()},
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), "throughput": [], "latency": [], "build": []}
+    if report["machine"]["loadavg_start"] and report["machine"]["loadavg_start"] > report["machine"]["cores"]:
+        log(f"note: load average {report['machine']['loadavg_start']} > {report['machine']['cores']} cores: other "
+            "processes compete for the CPU; absolute numbers will be low (ratios are paired and suffer less)")
+
+    if not args.no_throughput:
+        from .throughput import MODELS, compare, textbook_dataset
+
+        images, dataset = textbook_dataset()
+        names = args.models or list(MODELS)
+        unknown = sorted(set(names) - set(MODELS))
+        if unknown:
+            parser.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
+        for name in names:
+            factory, loss = MODELS[name]
+            log(f"throughput: {name}")
+            res = compare(name, factory, loss, images, dataset, n_images=args.images, repeats=args.repeats, log=log)
+            report["throughput"].append(res.as_dict())
+    if args.latency_calls > 0:
+        from .latency import all_latencies
+
+        log("latency: widget frames")
+        report["latency"] = [r.as_dict() for r in all_latencies(args.latency_calls)]
+    if args.build:
+        from .build_time import run_build
+
+        modes = {"quick": [True], "full": [False], "all": [True, False]}[args.build]
+        for quick in modes:
+            log(f"build: aelab build{' --quick' if quick else ''} (this takes minutes)")
+            report["build"].append(run_build(ROOT, quick=quick, zoo=args.zoo))
+    report["machine"]["loadavg_end"] = _loadavg()
+    report["targets"] = targets(report["throughput"], report["latency"], report["build"])
+    print(format_table(report))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.json.with_suffix(".json.part")
+    tmp.write_text(json.dumps(report, indent=2), encoding="utf-8")
+    os.replace(tmp, args.json)
+    print(f"\nJSON: {args.json}")
+    return 0

@@ -1,0 +1,274 @@
+"""Training throughput: ``aelab.train.fit`` against the textbook loop, and against the machine's peak.
+
+The textbook loop is the one in most tutorials: a torchvision dataset of PIL images,
+``transforms.ToTensor()``, ``DataLoader(batch_size=128, shuffle=True)`` and a per-step
+``loss.item()``. ``fit`` keeps the data as one in-memory tensor instead (see ``aelab/train.py``).
+Both train the same freshly initialised model with the same optimizer (Adam, lr 1e-3) on the
+same number of images in the same process, so their ratio does not depend on how busy the
+machine is as much as each number alone.
+
+FLOPs are counted the usual way: 2 FLOPs per multiply-add of every linear (and conv) layer in
+the forward pass, and training ≈ 3 × forward (backward costs two matrix products per layer:
+the gradient of the input and of the weight).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+import aelab.train
+from aelab.losses import squared_error_per_image, vae_loss
+from aelab.models import VAE, MLPAutoencoder
+
+IMAGE_SHAPE = (1, 28, 28)
+
+
+# --------------------------------------------------------------------------- the two models
+def deep_ae() -> nn.Module:
+    """Hinton & Salakhutdinov's (2006) 784-1000-500-250-30 autoencoder (ReLU, sigmoid output)."""
+    return MLPAutoencoder((784, 1000, 500, 250, 30), input_shape=IMAGE_SHAPE)
+
+
+def classic_vae() -> nn.Module:
+    """Kingma & Welling's (2014) 784-400-20 MLP VAE."""
+    return VAE(784, 400, 20, input_shape=IMAGE_SHAPE)
+
+
+#: name -> (model factory, loss)
+MODELS: dict[str, tuple[Callable[[], nn.Module], Callable]] = {
+    "vae_784-400-20": (classic_vae, vae_loss),
+    "ae_784-1000-500-250-30": (deep_ae, squared_error_per_image),
+}
+
+
+# --------------------------------------------------------------------------- FLOPs and peak
+def forward_macs(model: nn.Module, input_shape: tuple[int, ...] = IMAGE_SHAPE) -> int:
+    """Multiply-adds of the ``nn.Linear`` and ``nn.Conv*`` layers in one forward pass of one example.
+
+    Counted with forward hooks on a single example, so a layer used twice counts twice and one
+    that is skipped does not count. Biases, activations and losses are not counted.
+    """
+    total = 0
+
+    def hook(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.Linear):
+            total += output.numel() * module.in_features
+        else:  # convolutions: each output element costs (in_channels / groups) * kernel volume MACs
+            k = 1
+            for s in module.kernel_size:
+                k *= s
+            total += output.numel() * (module.in_channels // module.groups) * k
+
+    kinds = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, kinds)]
+    try:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            device = next(model.parameters()).device
+            model(torch.rand(1, *input_shape, device=device))
+        model.train(was_training)
+    finally:
+        for h in handles:
+            h.remove()
+    return total
+
+
+def train_flops_per_image(model: nn.Module, input_shape: tuple[int, ...] = IMAGE_SHAPE) -> int:
+    """Training FLOPs per image: 3 (forward + backward) × 2 FLOPs per multiply-add of the forward."""
+    return 3 * 2 * forward_macs(model, input_shape)
+
+
+def peak_matmul_flops(n: int = 2048, repeats: int = 10, rounds: int = 3) -> float:
+    """FLOP/s of an ``n × n`` float32 matrix product (``torch.mm``), best of ``rounds`` rounds.
+
+    The best round is the peak the machine reaches right now; each round times ``repeats``
+    products after one warm-up product.
+    """
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    c = torch.mm(a, b)
+    best = 0.0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b, out=c)
+        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t))
+    return best
+
+
+# --------------------------------------------------------------------------- the two loops
+def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss: Callable,
+                               batch_size: int = 128, lr: float = 1e-3, warmup_batches: int = 2,
+                               seed: int = 0) -> float:
+    """Images/s of the textbook loop over ``dataset`` (PIL images + ``ToTensor``) for ``n_images`` images.
+
+    ``DataLoader(dataset, batch_size, shuffle=True)`` (``num_workers=0``, the default), Adam,
+    ``loss.item()`` every step as tutorials do. The first ``warmup_batches`` are not timed.
+    """
+    from torch.utils.data import DataLoader
+
+    g = torch.Generator().manual_seed(seed)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    model.train()
+    seen, start, running = 0, None, 0.0
+    while True:
+        for step, (x, _) in enumerate(loader):
+            if start is None and step == warmup_batches:
+                start, seen = time.perf_counter(), 0
+            out = model(x)
+            total = aelab.train._total(loss(out, x))
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+            running += total.item()
+            seen += len(x)
+            if start is not None and seen >= n_images:
+                return seen / (time.perf_counter() - start)
+        if start is None:  # a tiny dataset: start the clock after the first pass
+            start, seen = time.perf_counter(), 0
+
+
+def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int, *, loss: Callable,
+                          batch_size: int | None = 128, lr: float = 1e-3, seed: int = 0, **fit_kw) -> float:
+    """Images/s of :func:`aelab.train.fit` training on ``n_images`` images (whole epochs over a subset).
+
+    One warm-up call of two batches is not timed. ``batch_size=None`` uses ``fit``'s default.
+    ``n_images`` are taken as ``epochs`` passes over the first ``n_images // epochs`` images
+    with ``epochs`` = 1 unless ``n_images`` exceeds ``len(images)``.
+    """
+    bs = {} if batch_size is None else {"batch_size": batch_size}
+    warm = batch_size or 128
+    aelab.train.fit(model, images[: 2 * warm], epochs=1, loss=loss, lr=lr, progress=False, seed=seed, **bs,
+                    **fit_kw)
+    epochs = max(1, -(-n_images // len(images)))
+    subset = images[: n_images // epochs]
+    history = aelab.train.fit(model, subset, epochs=epochs, loss=loss, lr=lr, progress=False, seed=seed,
+                              **bs, **fit_kw)
+    return history.images_per_second
+
+
+# --------------------------------------------------------------------------- one comparison
+@dataclass(frozen=True)
+class FitVariant:
+    """One way of calling ``fit``: a batch size and an optimizer implementation."""
+
+    label: str
+    batch_size: int
+    optimizer_impl: str | None = None  # None: fit's default (aelab.train.OPTIMIZER_IMPL)
+
+
+#: fit at the textbook's batch size (the like-for-like comparison), the same with torch's
+#: default (single-tensor) Adam (fit before the change), and two larger batch sizes.
+DEFAULT_VARIANTS = (
+    FitVariant("fit, batch 128", 128),
+    FitVariant("fit, batch 128, torch's default Adam", 128, "single"),
+    FitVariant("fit, batch 256", 256),
+    FitVariant("fit, batch 512", 512),
+)
+
+
+@dataclass
+class VariantResult:
+    label: str
+    batch_size: int
+    optimizer_impl: str
+    images_per_s: float  # median over repeats
+    speedup: float  # median of the per-repeat ratio to the textbook loop
+    fraction_of_peak: float  # median of the per-repeat achieved FLOP/s / peak FLOP/s
+    runs: list[float]
+
+
+@dataclass
+class ThroughputResult:
+    """Medians over repeats; ratios are medians of the per-repeat (paired, same-minute) ratios."""
+
+    model: str
+    params: int
+    train_mflop_per_image: float
+    textbook_images_per_s: float
+    textbook_runs: list[float]
+    peak_gflops: float
+    variants: list[VariantResult]
+    repeats: int
+    n_images: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def variant(self, label: str) -> VariantResult:
+        return next(v for v in self.variants if v.label == label)
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images: torch.Tensor, dataset, *,
+            n_images: int, repeats: int = 3, variants=DEFAULT_VARIANTS, peak_n: int = 2048, seed: int = 0,
+            log: Callable[[str], None] = lambda s: None) -> ThroughputResult:
+    """Interleave the textbook loop, each ``fit`` variant and a peak matmul, ``repeats`` times.
+
+    Every measurement trains a freshly initialised model (same seed) on ``n_images`` images.
+    Ratios are taken within a repeat (measurements seconds apart), then the median over repeats,
+    so a busy machine shifts both sides of a ratio alike.
+    """
+    torch.manual_seed(seed)
+    probe = factory()
+    flops = train_flops_per_image(probe)
+    params = sum(p.numel() for p in probe.parameters())
+    tb_runs, peaks = [], []
+    runs: dict[str, list[float]] = {v.label: [] for v in variants}
+    for r in range(repeats):
+        torch.manual_seed(seed)
+        tb_runs.append(textbook_images_per_second(factory(), dataset, n_images, loss=loss, seed=seed))
+        p1 = peak_matmul_flops(peak_n)
+        for v in variants:
+            torch.manual_seed(seed)
+            old = aelab.train.OPTIMIZER_IMPL
+            aelab.train.OPTIMIZER_IMPL = v.optimizer_impl or old
+            try:
+                runs[v.label].append(fit_images_per_second(factory(), images, n_images, loss=loss,
+                                                           batch_size=v.batch_size, seed=seed))
+            finally:
+                aelab.train.OPTIMIZER_IMPL = old
+        peaks.append(max(p1, peak_matmul_flops(peak_n)))
+        log(f"  {name} {r + 1}/{repeats}: textbook {tb_runs[-1]:,.0f} img/s; "
+            + "; ".join(f"{k} {v[-1]:,.0f}" for k, v in runs.items()) + f"; peak {peaks[-1] / 1e9:.0f} GFLOP/s")
+    results = [
+        VariantResult(label=v.label, batch_size=v.batch_size,
+                      optimizer_impl=v.optimizer_impl or aelab.train.OPTIMIZER_IMPL,
+                      images_per_s=_median(runs[v.label]),
+                      speedup=_median([f / t for f, t in zip(runs[v.label], tb_runs)]),
+                      fraction_of_peak=_median([f * flops / p for f, p in zip(runs[v.label], peaks)]),
+                      runs=runs[v.label])
+        for v in variants
+    ]
+    return ThroughputResult(model=name, params=params, train_mflop_per_image=flops / 1e6,
+                            textbook_images_per_s=_median(tb_runs), textbook_runs=tb_runs,
+                            peak_gflops=_median(peaks) / 1e9, variants=results, repeats=repeats,
+                            n_images=n_images)
+
+
+def textbook_dataset(root=None):
+    """torchvision's FashionMNIST training set with ``transforms.ToTensor()`` (PIL images, the textbook way).
+
+    The raw files are put in place by :func:`aelab.data.load_fashion_mnist` (offline from Debian's
+    ``dataset-fashion-mnist``) first.
+    """
+    from torchvision import datasets, transforms
+
+    from aelab.data import data_root, load_fashion_mnist
+
+    images, _ = load_fashion_mnist("train", root=root)
+    ds = datasets.FashionMNIST(root or data_root(), train=True, download=False, transform=transforms.ToTensor())
+    return images, ds

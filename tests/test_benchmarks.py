@@ -1,0 +1,113 @@
+"""Smoke test of benchmarks/ with tiny sizes: the functions run and return the documented structure.
+
+No timing is asserted (other processes share the CPU); ``python -m benchmarks`` measures.
+"""
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torchvision import datasets, transforms  # noqa: E402
+
+from aelab.losses import squared_error_per_image, vae_loss  # noqa: E402
+from aelab.models import VAE, MLPAutoencoder  # noqa: E402
+from benchmarks import build_time, latency, run, throughput  # noqa: E402
+
+IMG = (1, 28, 28)
+
+
+def tiny_ae():
+    return MLPAutoencoder((784, 16, 4), input_shape=IMG)
+
+
+@pytest.fixture(scope="module")
+def fake_data():
+    """A torchvision dataset of PIL images with ToTensor (the textbook path) and the same as one tensor."""
+    ds = datasets.FakeData(size=64, image_size=IMG, num_classes=10, transform=transforms.ToTensor(), random_offset=0)
+    images = torch.stack([ds[i][0] for i in range(len(ds))])
+    return images, ds
+
+
+def test_flop_count_of_the_deep_autoencoder():
+    macs = throughput.forward_macs(throughput.deep_ae())
+    assert macs == 2 * (784 * 1000 + 1000 * 500 + 500 * 250 + 250 * 30)
+    assert throughput.train_flops_per_image(throughput.deep_ae()) == 6 * macs
+    vae = throughput.classic_vae()
+    assert throughput.forward_macs(vae) == 784 * 400 + 2 * 400 * 20 + 20 * 400 + 400 * 784
+
+
+def test_conv_macs_are_counted():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(4 * 784, 2))
+    assert throughput.forward_macs(net) == 4 * 784 * 9 + 4 * 784 * 2
+
+
+def test_peak_is_positive():
+    assert throughput.peak_matmul_flops(n=64, repeats=2, rounds=1) > 0
+
+
+def test_compare_structure(fake_data):
+    images, ds = fake_data
+    variants = (throughput.FitVariant("fit, batch 16", 16), throughput.FitVariant("default Adam", 16, "single"))
+    logs = []
+    res = throughput.compare("tiny", tiny_ae, squared_error_per_image, images, ds, n_images=32, repeats=2,
+                             variants=variants, peak_n=64, log=logs.append)
+    d = res.as_dict()
+    assert d["model"] == "tiny" and d["repeats"] == 2 and len(d["textbook_runs"]) == 2
+    assert [v["label"] for v in d["variants"]] == ["fit, batch 16", "default Adam"]
+    for v in d["variants"]:
+        assert v["images_per_s"] > 0 and v["speedup"] > 0 and 0 < v["fraction_of_peak"] and len(v["runs"]) == 2
+    assert d["variants"][1]["optimizer_impl"] == "single"
+    assert len(logs) == 2
+    json.dumps(d)  # serialisable
+
+
+def test_textbook_and_fit_loops_run_a_vae(fake_data):
+    images, ds = fake_data
+    vae = VAE(784, 8, 2, input_shape=IMG)
+    assert throughput.textbook_images_per_second(vae, ds, 32, loss=vae_loss, batch_size=8) > 0
+    assert throughput.fit_images_per_second(vae, images, 100, loss=vae_loss, batch_size=8) > 0  # 2 epochs of 50
+
+
+def test_latency_structure():
+    res = latency.decoder_latency("tiny-vae", VAE(784, 8, 2, input_shape=IMG), calls=3)
+    assert res.calls == 3 and 0 < res.decode_ms and 0 < res.frame_ms <= res.frame_p95_ms * 1.0001
+
+
+def test_build_time_without_notebooks(tmp_path):
+    res = build_time.run_build(tmp_path, quick=True, timeout=120)
+    assert res["mode"] == "quick" and res["notebooks"] == [] and res["returncode"] != 0 and res["seconds"] > 0
+
+
+def test_targets_and_table():
+    tp = [{"model": "ae_784-1000-500-250-30", "params": 1, "train_mflop_per_image": 17.0, "textbook_images_per_s": 100.0,
+           "textbook_runs": [100.0], "peak_gflops": 100.0, "repeats": 1, "n_images": 10,
+           "variants": [{"label": "fit, batch 128", "batch_size": 128, "optimizer_impl": "fused",
+                         "images_per_s": 400.0, "speedup": 4.0, "fraction_of_peak": 0.6, "runs": [400.0]}]}]
+    lat = [{"model": "m", "decode_ms": 1.0, "frame_ms": 10.0, "frame_p95_ms": 12.0, "calls": 3}]
+    builds = [{"mode": "quick", "zoo": False, "seconds": 100.0, "returncode": 0, "stderr_tail": "",
+               "notebooks": [{"path": "lectures/01.ipynb", "status": "ok", "seconds": 50.0}]},
+              {"mode": "full", "zoo": False, "seconds": 400.0, "returncode": 0, "stderr_tail": "",
+               "notebooks": [{"path": "lectures/01.ipynb", "status": "ok", "seconds": 400.0}]}]
+    t = run.targets(tp, lat, builds)
+    met = {x["target"].split(",")[0]: x["met"] for x in t}
+    assert met["fit ≥ 3× textbook images/s"] is True
+    assert met["fit ≥ 70% of peak matmul FLOP/s"] is False
+    assert [x["met"] for x in t[-3:]] == [True, True, False]  # frame, quick build, one full notebook
+    report = {"machine": {"cpu": "x", "cores": 2, "torch": "t", "torch_threads": 2, "cpu_capability": "c",
+                          "loadavg_start": 0.1, "loadavg_end": 0.2},
+              "throughput": tp, "latency": lat, "build": builds, "targets": t}
+    table = run.format_table(report)
+    assert "textbook" in table and "4.00" in table and "60%" in table and "lectures/01.ipynb" in table
+
+
+def test_main_writes_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert run.main(["--no-throughput", "--latency-calls", "2", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert set(data) >= {"machine", "config", "throughput", "latency", "build", "targets"}
+    assert len(data["latency"]) == len(latency.LATENCY_MODELS)
+    assert "Widget frame latency" in capsys.readouterr().out
