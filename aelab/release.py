@@ -72,21 +72,23 @@ def _check_markers(source: str, markers: tuple[str, str], what: str, where: str)
     """Problems with one kind of marker region in a cell's source, and whether it has a region."""
     begin, end = markers
     problems: list[str] = []
-    opened: int | None = None
+    opened: tuple[int, str] | None = None  # line number and text of the open BEGIN
     found = False
     for no, line in enumerate(source.split("\n"), start=1):
+        text = line.strip()
         if begin in line:
             found = True
             if opened is not None:
-                problems.append(f"{where}: nested '{begin}' at line {no} (the one at line {opened} is not closed yet)")
+                problems.append(f"{where}: nested '{text}' at line {no} (the '{opened[1]}' at line {opened[0]} "
+                                "is not closed yet)")
             else:
-                opened = no
+                opened = (no, text)
         elif end in line:
             if opened is None:
-                problems.append(f"{where}: '{end}' at line {no} has no '{begin}' before it")
+                problems.append(f"{where}: '{text}' at line {no} has no '{begin}' before it")
             opened = None
     if opened is not None:
-        problems.append(f"{where}: '{begin}' at line {opened} is never closed by '{end}'")
+        problems.append(f"{where}: '{opened[1]}' at line {opened[0]} is never closed by an '{end}' line")
     return problems, found
 
 

@@ -1,0 +1,205 @@
+"""aelab release: labs generated from solutions with nbgrader's preprocessors; validation; --check."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from aelab import cli
+from aelab.release import ReleaseError, plan, release, validate
+
+EXERCISE = '''def double(x):
+    """Return 2 * x."""
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION'''
+
+CHECK = """assert double(2) == 4
+### BEGIN HIDDEN TESTS
+assert double(-3) == -6
+### END HIDDEN TESTS"""
+
+
+def nbgrader(grade_id, *, solution=False, grade=False, points=None):
+    meta = {"grade": grade, "grade_id": grade_id, "locked": not solution, "schema_version": 3, "solution": solution}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
+
+
+def solution_notebook(exercise=EXERCISE, check=CHECK, *, exercise_meta=None, check_meta=None, extra=()):
+    cells = [
+        new_markdown_cell("# A tiny lab"),
+        new_code_cell("import math\nprint('setup')"),
+        new_code_cell(exercise, metadata=exercise_meta if exercise_meta is not None
+                      else nbgrader("double", solution=True)),
+        new_code_cell(check, metadata=check_meta if check_meta is not None
+                      else nbgrader("check_double", grade=True, points=1)),
+        *extra,
+    ]
+    for i, cell in enumerate(cells):
+        cell.id = f"cell-{i}"
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    return nb
+
+
+def course(tmp_path: Path, **notebooks) -> Path:
+    (tmp_path / "solutions").mkdir()
+    for name, nb in notebooks.items():
+        nbformat.write(nb, tmp_path / "solutions" / f"{name}.ipynb")
+    return tmp_path
+
+
+def run(root, *args):
+    out, err = io.StringIO(), io.StringIO()
+    code = release(root, check="--check" in args, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_release_writes_the_student_version(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    code, out, _ = run(root)
+    assert code == 0 and "wrote labs/01_tiny_lab.ipynb" in out
+    lab = nbformat.read(root / "labs" / "01_tiny_lab.ipynb", as_version=4)
+    exercise, check = lab.cells[2].source, lab.cells[3].source
+    assert exercise == 'def double(x):\n    """Return 2 * x."""\n    # YOUR CODE HERE\n    raise NotImplementedError()'
+    assert "return 2 * x" not in exercise and "SOLUTION" not in exercise
+    assert check == "assert double(2) == 4"
+    assert lab.cells[2].metadata["nbgrader"]["grade_id"] == "double"  # nbgrader metadata kept for grading
+    assert [c.id for c in lab.cells] == [f"cell-{i}" for i in range(4)]
+    assert lab.metadata["aelab"]["generated_from"] == "solutions/01_tiny_lab.ipynb"
+
+
+def test_release_is_byte_identical_on_rerun_and_check_passes(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    run(root)
+    before = files(root)
+    code, out, _ = run(root)
+    assert code == 0 and "up to date" in out
+    assert files(root) == before
+    assert run(root, "--check")[0] == 0
+
+
+def test_check_names_the_out_of_sync_and_missing_labs(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(), "02_other_lab": solution_notebook()})
+    run(root)
+    lab = root / "labs" / "01_tiny_lab.ipynb"
+    lab.write_bytes(lab.read_bytes().replace(b"raise NotImplementedError()", b"return 2 * x"))
+    (root / "labs" / "02_other_lab.ipynb").unlink()
+    before = files(root)
+    code, _, err = run(root, "--check")
+    assert code == 1
+    assert "labs/01_tiny_lab.ipynb is out of sync with solutions/01_tiny_lab.ipynb" in err
+    assert "labs/02_other_lab.ipynb is missing" in err
+    assert files(root) == before  # --check writes nothing
+
+
+def test_stale_lab_is_reported_and_removed(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    run(root)
+    (root / "labs" / "09_gone_lab.ipynb").write_text("{}")
+    code, _, err = run(root, "--check")
+    assert code == 1 and "labs/09_gone_lab.ipynb has no solution" in err
+    assert run(root)[0] == 0
+    assert not (root / "labs" / "09_gone_lab.ipynb").exists()
+
+
+def test_solution_outputs_are_cleared_in_place(tmp_path):
+    nb = solution_notebook()
+    nb.cells[1].outputs = [new_output("stream", name="stdout", text="setup\n")]
+    nb.cells[1].execution_count = 3
+    root = course(tmp_path, **{"01_tiny_lab": nb})
+    code, _, err = run(root, "--check")
+    assert code == 1 and "solutions/01_tiny_lab.ipynb was saved with outputs" in err
+    assert run(root)[0] == 0
+    cleaned = nbformat.read(root / "solutions" / "01_tiny_lab.ipynb", as_version=4)
+    assert cleaned.cells[1].outputs == [] and cleaned.cells[1].execution_count is None
+    assert "return 2 * x" in cleaned.cells[2].source  # the answers stay in the source
+    assert run(root, "--check")[0] == 0
+
+
+BAD_SOURCES = {
+    "unclosed": (EXERCISE.replace("    ### END SOLUTION", ""), "'### BEGIN SOLUTION' at line 3 is never closed by an 'END SOLUTION' line"),
+    "nested": (EXERCISE.replace("    return 2 * x", "    ### BEGIN SOLUTION\n    return 2 * x"),
+               "nested '### BEGIN SOLUTION' at line 4 (the '### BEGIN SOLUTION' at line 3 is not closed yet)"),
+    "stray end": ("def double(x):\n    return 2 * x\n    ### END SOLUTION", "'### END SOLUTION' at line 3 has no 'BEGIN SOLUTION' before it"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_SOURCES))
+def test_bad_markers_name_notebook_and_cell_and_write_nothing(tmp_path, kind):
+    source, message = BAD_SOURCES[kind]
+    root = course(tmp_path, **{"01_good_lab": solution_notebook(), "02_bad_lab": solution_notebook(source)})
+    before = files(root)
+    code, _, err = run(root)
+    assert code == 2
+    assert "solutions/02_bad_lab.ipynb, cell 3 (grade_id 'double', starts 'def double(x):')" in err
+    assert message in err and "nothing was written" in err
+    assert files(root) == before  # not even the good notebook's lab, and no temporary files
+
+
+def test_marker_in_a_cell_without_solution_metadata(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(exercise_meta={})})
+    code, _, err = run(root)
+    assert code == 2 and "solutions/01_tiny_lab.ipynb, cell 3" in err and "lacks `solution: true`" in err
+    assert not (root / "labs").exists()
+
+
+def test_hidden_tests_in_a_cell_without_grade_metadata(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(check_meta={})})
+    code, _, err = run(root)
+    assert code == 2 and "cell 4" in err and "lacks `grade: true`" in err
+
+
+def test_duplicate_grade_id(tmp_path):
+    twin = new_code_cell("assert double(0) == 0", metadata=nbgrader("check_double", grade=True, points=1))
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(extra=[twin])})
+    code, _, err = run(root)
+    assert code == 2
+    assert "solutions/01_tiny_lab.ipynb, cell 5 (grade_id 'check_double'" in err
+    assert "duplicate grade_id 'check_double' (cell 4 has it too)" in err
+    assert not (root / "labs").exists()
+
+
+def test_metadata_problems_are_all_listed():
+    bad = solution_notebook(check_meta={"nbgrader": {"grade": True, "grade_id": "check double", "schema_version": 2,
+                                                     "solution": False}})
+    problems = validate(bad, "solutions/x.ipynb")
+    text = "\n".join(problems)
+    assert len(problems) == 3
+    assert "schema_version` must be 3" in text and "may only hold letters" in text and "needs `points`" in text
+
+
+def test_unreadable_notebook_and_missing_solutions(tmp_path):
+    with pytest.raises(ReleaseError, match="no solution notebooks"):
+        plan(tmp_path)
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / "01_broken_lab.ipynb").write_text("{not json")
+    with pytest.raises(ReleaseError, match="solutions/01_broken_lab.ipynb: cannot be read"):
+        plan(tmp_path)
+
+
+def test_written_files_have_ordinary_permissions(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    run(root)
+    mode = os.stat(root / "labs" / "01_tiny_lab.ipynb").st_mode & 0o777
+    assert mode & 0o644 == 0o644
+
+
+def test_cli_release_and_check(tmp_path, capsys):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    assert cli.main(["release", "--check", "--root", str(root)]) == 1
+    assert "labs/01_tiny_lab.ipynb is missing" in capsys.readouterr().err
+    assert cli.main(["release", "--root", str(root)]) == 0
+    assert cli.main(["release", "--check", "--root", str(root)]) == 0
+    assert "labs in sync with solutions (1 notebook)" in capsys.readouterr().out
