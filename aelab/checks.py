@@ -302,6 +302,13 @@ def tied_autoencoder(encode: Callable, decode: Callable, *, seed: int = 0) -> No
     with k=1, and a 2-D example small enough to do by hand. Tolerances: ``rtol=atol=1e-4``.
     Property: with orthonormal ``W``, a point already in the subspace comes back unchanged.
 
+    Parameters
+    ----------
+    encode, decode : callable
+        The student's ``encode`` and ``decode``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
+
     Raises
     ------
     CheckFailed
@@ -373,6 +380,13 @@ def principal_angles(student_fn: Callable, *, seed: int = 0) -> None:
     Inputs: a 30° pair in 2-D, one subspace in two different bases (angles 0 — a cosine may
     round to slightly above 1), orthogonal subspaces (90°), badly scaled bases, ``p != q``.
     Tolerance: the cosines of the angles within ``1e-4`` of the reference; angles ascending.
+
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``principal_angles``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
 
     Raises
     ------
@@ -451,6 +465,13 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     of PCA-2's (the optimum), the subspace of the reconstructions within 5° of PCA's, and
     the last epoch's loss below the first's.
 
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``train_linear_ae``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
+
     Raises
     ------
     CheckFailed
@@ -526,6 +547,13 @@ def ae_to_pca(student_fn: Callable, *, seed: int = 0) -> None:
 
     Inputs: k=3 with a mixed, scaled basis; k=1 with a scaled vector; k=2 with data far from 0.
     Tolerances: ``max|C Cᵀ − I| ≤ 1e-3``; each row's ``|cos|`` with PCA's ≥ ``1 − 1e-4``.
+
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``ae_to_pca``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
 
     Raises
     ------
@@ -609,6 +637,13 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     Properties checked: Linear layer sizes in order; output shapes; code values can be
     negative (linear code); encoder and decoder are not affine when there are hidden layers
     (tested on ``f(a+b)+f(0) = f(a)+f(b)``, tolerance 1e-3); decoder outputs inside [0, 1].
+
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``build_autoencoder``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
 
     Raises
     ------
@@ -696,6 +731,13 @@ def squared_error_per_image(student_fn: Callable, *, seed: int = 0) -> None:
     2-image example small enough to do by hand. Tolerances: value ``rtol=1e-5, atol=1e-6``;
     the gradient w.r.t. ``x_hat`` within ``1e-5`` of ``2 (x_hat − x) / N``.
 
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``squared_error_per_image``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
+
     Raises
     ------
     CheckFailed
@@ -768,6 +810,13 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     neighbour (k=N−1), images of shape (N, 1, 4, 4), and 4 points on a line (k=1) where
     counting the query itself changes the answer. Tolerance: ``1e-6`` (no ties in the inputs).
 
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``precision_at_k``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
+
     Raises
     ------
     CheckFailed
@@ -838,6 +887,13 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
     Inputs: 2-D codes with 5 steps (by hand), 30-D codes with 10 steps, ``steps=2`` (just the
     ends). Tolerance: ``atol=1e-5``.
 
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``interpolate_codes``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
+
     Raises
     ------
     CheckFailed
@@ -886,6 +942,13 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
     (distance 0 — the expansion ``|a|² + |b|² − 2a·b`` can round below 0, so clamp before the
     square root), images ``(3, 1, 28, 28)`` against 200 images, and a 2-D example by hand.
     Tolerance: ``rtol=1e-4, atol=1e-2`` (float32 rounding of distances between images).
+
+    Parameters
+    ----------
+    student_fn : callable
+        The student's ``nearest_distance``.
+    seed : int
+        Draws other random inputs (the hidden tests use another seed).
 
     Raises
     ------
