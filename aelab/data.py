@@ -56,6 +56,7 @@ FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 _warned: set[str] = set()
+_unreachable: set[tuple[str | None, int]] = set()  # (host, port) pairs found offline in this process
 
 
 class DataError(RuntimeError):
@@ -76,12 +77,15 @@ def _check_split(split: str) -> None:
 def is_online(url: str = "https://ossci-datasets.s3.amazonaws.com", timeout: float = 3.0) -> bool:
     """Whether ``url``'s host accepts a TCP connection within ``timeout`` seconds.
 
-    Returns ``False`` at once when ``AELAB_OFFLINE=1``.
+    Returns ``False`` at once when ``AELAB_OFFLINE=1``. A host found unreachable is remembered
+    for the rest of the process, so a notebook that loads several splits waits at most once.
     """
     if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
         return False
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    if (parsed.hostname, port) in _unreachable:
+        return False
     result: list[bool] = []
 
     def probe() -> None:
@@ -96,7 +100,10 @@ def is_online(url: str = "https://ossci-datasets.s3.amazonaws.com", timeout: flo
     worker = threading.Thread(target=probe, daemon=True)
     worker.start()
     worker.join(timeout)
-    return bool(result and result[0])
+    online = bool(result and result[0])
+    if not online:
+        _unreachable.add((parsed.hostname, port))
+    return online
 
 
 def _check_raw_files(raw: Path, split: str, fix: str) -> bool:
