@@ -60,6 +60,42 @@ def _loadavg() -> float | None:
         return None
 
 
+class OtherLoad:
+    """How much CPU other processes used while a block ran, as a fraction of all cores' time.
+
+    Read from ``/proc/stat`` (all CPUs' busy time) minus this process's own CPU time; ``None``
+    where ``/proc/stat`` does not exist. Near 0 means the numbers measured in the block are clean.
+    """
+
+    def __enter__(self):
+        self.start = self._sample()
+        return self
+
+    def __exit__(self, *exc):
+        self.end = self._sample()
+
+    @staticmethod
+    def _sample():
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        except OSError:
+            return None
+        ticks = list(map(int, fields))
+        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)
+        t = os.times()
+        return sum(ticks), idle, t.user + t.system + t.children_user + t.children_system
+
+    @property
+    def fraction(self) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        hz = os.sysconf("SC_CLK_TCK")
+        total = (self.end[0] - self.start[0]) / hz
+        busy = total - (self.end[1] - self.start[1]) / hz
+        own = self.end[2] - self.start[2]
+        return round(max(0.0, busy - own) / total, 3) if total > 0 else None
+
+
 def fit_default_batch_size() -> int:
     from aelab.train import fit
 
@@ -104,16 +140,21 @@ def format_table(report: dict) -> str:
              f"{m['cpu_capability']}), load average {m['loadavg_start']} → {m.get('loadavg_end')}"]
     if report["throughput"]:
         t0 = report["throughput"][0]
+        cpu = report["config"].get("clock") == "cpu"
+        unit = "img/CPU-s" if cpu else "images/s"
         lines += ["", f"Training throughput: Fashion-MNIST, Adam lr 1e-3, {t0['n_images']:,} images per run, "
-                      f"median of {t0['repeats']} interleaved runs",
-                  f"{'model':<24} {'loop':<40} {'batch':>5} {'images/s':>9} {'× textbook':>10} {'% of peak':>9}"]
+                      f"median of {t0['repeats']} interleaved runs"
+                      + (" (CPU time, 1 thread: per-core efficiency)" if cpu else " (wall clock)"),
+                  f"{'model':<24} {'loop':<40} {'batch':>5} {unit:>9} {'× textbook':>10} {'% of peak':>9}"]
         for t in report["throughput"]:
             lines.append(f"{t['model']:<24} {'textbook: DataLoader + ToTensor':<40} {128:>5} "
                          f"{t['textbook_images_per_s']:>9,.0f} {1:>10.2f} {'':>9}")
             for v in t["variants"]:
                 lines.append(f"{'':<24} {v['label']:<40} {v['batch_size']:>5} {v['images_per_s']:>9,.0f} "
                              f"{v['speedup']:>10.2f} {v['fraction_of_peak']:>9.0%}")
-            lines.append(f"{'':<24} {'(training MFLOP per image: %.2f; peak fp32 2048² matmul: %.0f GFLOP/s)' % (t['train_mflop_per_image'], t['peak_gflops'])}")
+            if t.get("other_processes_cpu") is not None:
+                lines.append(f"{'':<24} (other processes used {t['other_processes_cpu']:.0%} of the CPU meanwhile)")
+            lines.append(f"{'':<24} {'(training MFLOP per image: %.2f; peak fp32 2048² matmul: %.0f GFLOP/s%s)' % (t['train_mflop_per_image'], t['peak_gflops'], ' per CPU-s' if cpu else '')}")
     if report["latency"]:
         lines += ["", "Widget frame latency (median of %d calls)" % report["latency"][0]["calls"],
                   f"{'model':<24} {'decode':>9} {'decode + draw':>14} {'p95':>8}"]
@@ -146,11 +187,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time `aelab build` (quick, full or both; takes minutes)")
     parser.add_argument("--zoo", action="store_true", help="let the build use cached models (default: retrain all)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                        help="wall: images per second (default); cpu: images per CPU-second with one thread, "
+                             "robust when other processes share the cores (sets --threads 1)")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write the JSON (default {RESULTS})")
     args = parser.parse_args(argv)
 
+    if args.clock == "cpu":
+        args.threads = 1
     if args.threads:
         torch.set_num_threads(args.threads)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     log = (lambda s: print(s, file=sys.stderr, flush=True))
     report: dict = {"machine": machine_info(), "config": {k: (str(v) if isinstance(v, Path) else v)
                                                           for k, v in vars(args).items()},
@@ -170,8 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             factory, loss = MODELS[name]
             log(f"throughput: {name}")
-            res = compare(name, factory, loss, images, dataset, n_images=args.images, repeats=args.repeats, log=log)
-            report["throughput"].append(res.as_dict())
+            with OtherLoad() as other:
+                res = compare(name, factory, loss, images, dataset, n_images=args.images, repeats=args.repeats,
+                              clock=clock, log=log)
+            report["throughput"].append({**res.as_dict(), "other_processes_cpu": other.fraction})
     if args.latency_calls > 0:
         from .latency import all_latencies
 

@@ -85,28 +85,30 @@ def train_flops_per_image(model: nn.Module, input_shape: tuple[int, ...] = IMAGE
     return 3 * 2 * forward_macs(model, input_shape)
 
 
-def peak_matmul_flops(n: int = 2048, repeats: int = 10, rounds: int = 3) -> float:
+def peak_matmul_flops(n: int = 2048, repeats: int = 10, rounds: int = 3, *,
+                      clock: Callable[[], float] = time.perf_counter) -> float:
     """FLOP/s of an ``n × n`` float32 matrix product (``torch.mm``), best of ``rounds`` rounds.
 
     The best round is the peak the machine reaches right now; each round times ``repeats``
-    products after one warm-up product.
+    products after one warm-up product. ``clock`` is ``time.perf_counter`` (wall) or
+    ``time.process_time`` (CPU seconds: FLOP per CPU-second, meaningful with one thread).
     """
     a = torch.randn(n, n)
     b = torch.randn(n, n)
     c = torch.mm(a, b)
     best = 0.0
     for _ in range(rounds):
-        t = time.perf_counter()
+        t = clock()
         for _ in range(repeats):
             torch.mm(a, b, out=c)
-        best = max(best, 2 * n**3 * repeats / (time.perf_counter() - t))
+        best = max(best, 2 * n**3 * repeats / (clock() - t))
     return best
 
 
 # --------------------------------------------------------------------------- the two loops
 def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss: Callable,
                                batch_size: int = 128, lr: float = 1e-3, warmup_batches: int = 2,
-                               seed: int = 0) -> float:
+                               seed: int = 0, clock: Callable[[], float] = time.perf_counter) -> float:
     """Images/s of the textbook loop over ``dataset`` (PIL images + ``ToTensor``) for ``n_images`` images.
 
     ``DataLoader(dataset, batch_size, shuffle=True)`` (``num_workers=0``, the default), Adam,
@@ -122,7 +124,7 @@ def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss
     while True:
         for step, (x, _) in enumerate(loader):
             if start is None and step == warmup_batches:
-                start, seen = time.perf_counter(), 0
+                start, seen = clock(), 0
             out = model(x)
             total = aelab.train._total(loss(out, x))
             opt.zero_grad()
@@ -131,13 +133,14 @@ def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss
             running += total.item()
             seen += len(x)
             if start is not None and seen >= n_images:
-                return seen / (time.perf_counter() - start)
+                return seen / (clock() - start)
         if start is None:  # a tiny dataset: start the clock after the first pass
-            start, seen = time.perf_counter(), 0
+            start, seen = clock(), 0
 
 
 def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int, *, loss: Callable,
-                          batch_size: int | None = 128, lr: float = 1e-3, seed: int = 0, **fit_kw) -> float:
+                          batch_size: int | None = 128, lr: float = 1e-3, seed: int = 0,
+                          clock: Callable[[], float] = time.perf_counter, **fit_kw) -> float:
     """Images/s of :func:`aelab.train.fit` training on ``n_images`` images (whole epochs over a subset).
 
     One warm-up call of two batches is not timed. ``batch_size=None`` uses ``fit``'s default.
@@ -150,9 +153,10 @@ def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int,
                     **fit_kw)
     epochs = max(1, -(-n_images // len(images)))
     subset = images[: n_images // epochs]
+    start = clock()
     history = aelab.train.fit(model, subset, epochs=epochs, loss=loss, lr=lr, progress=False, seed=seed,
                               **bs, **fit_kw)
-    return history.images_per_second
+    return history.images_seen / (clock() - start)
 
 
 # --------------------------------------------------------------------------- one comparison
@@ -215,6 +219,7 @@ def _median(xs: list[float]) -> float:
 
 def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images: torch.Tensor, dataset, *,
             n_images: int, repeats: int = 3, variants=DEFAULT_VARIANTS, peak_n: int = 2048, seed: int = 0,
+            clock: Callable[[], float] = time.perf_counter,
             log: Callable[[str], None] = lambda s: None) -> ThroughputResult:
     """Interleave the textbook loop, each ``fit`` variant and a peak matmul, ``repeats`` times.
 
@@ -230,18 +235,18 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
     runs: dict[str, list[float]] = {v.label: [] for v in variants}
     for r in range(repeats):
         torch.manual_seed(seed)
-        tb_runs.append(textbook_images_per_second(factory(), dataset, n_images, loss=loss, seed=seed))
-        p1 = peak_matmul_flops(peak_n)
+        tb_runs.append(textbook_images_per_second(factory(), dataset, n_images, loss=loss, seed=seed, clock=clock))
+        p1 = peak_matmul_flops(peak_n, clock=clock)
         for v in variants:
             torch.manual_seed(seed)
             old = aelab.train.OPTIMIZER_IMPL
             aelab.train.OPTIMIZER_IMPL = v.optimizer_impl or old
             try:
                 runs[v.label].append(fit_images_per_second(factory(), images, n_images, loss=loss,
-                                                           batch_size=v.batch_size, seed=seed))
+                                                           batch_size=v.batch_size, seed=seed, clock=clock))
             finally:
                 aelab.train.OPTIMIZER_IMPL = old
-        peaks.append(max(p1, peak_matmul_flops(peak_n)))
+        peaks.append(max(p1, peak_matmul_flops(peak_n, clock=clock)))
         log(f"  {name} {r + 1}/{repeats}: textbook {tb_runs[-1]:,.0f} img/s; "
             + "; ".join(f"{k} {v[-1]:,.0f}" for k, v in runs.items()) + f"; peak {peaks[-1] / 1e9:.0f} GFLOP/s")
     results = [

@@ -97,7 +97,7 @@ def test_targets_and_table():
     assert met["fit ≥ 3× textbook images/s"] is True
     assert met["fit ≥ 70% of peak matmul FLOP/s"] is False
     assert [x["met"] for x in t[-3:]] == [True, True, False]  # frame, quick build, one full notebook
-    report = {"machine": {"cpu": "x", "cores": 2, "torch": "t", "torch_threads": 2, "cpu_capability": "c",
+    report = {"config": {}, "machine": {"cpu": "x", "cores": 2, "torch": "t", "torch_threads": 2, "cpu_capability": "c",
                           "loadavg_start": 0.1, "loadavg_end": 0.2},
               "throughput": tp, "latency": lat, "build": builds, "targets": t}
     table = run.format_table(report)
