@@ -122,7 +122,7 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
 def _fmt(v) -> str:
     if v is None:
         return ""
-    return f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))
+    return f"{v:#.4g}" if isinstance(v, float) else html.escape(str(v))
 
 
 def render_index(results: list[NotebookResult], *, quick: bool, total_seconds: float) -> str:
