@@ -265,8 +265,6 @@ def test_unavailable_device(x):
         _fit(_model(), x, device="cuda")
 
 
-@pytest.mark.xfail(reason="evaluate() does not validate batch_size: -1 silently returns 0.0, 0 raises range()'s "
-                          "error (reported to train.py's owner)", strict=False)
 @pytest.mark.parametrize("batch_size", [0, -1])
 def test_evaluate_bad_batch_size(x, batch_size):
     with pytest.raises(ValueError, match="batch_size"):
