@@ -11,13 +11,7 @@ from aelab.models import LinearAutoencoder, MLPAutoencoder
 IMG = (1, 28, 28)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny problems: one intra-op thread is faster, and immune to a loaded machine's contention."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
