@@ -49,4 +49,4 @@ def run_build(root: Path, *, quick: bool, zoo: bool = False, timeout: int = 3600
             notebooks = [{"path": n["path"], "status": n["status"], "seconds": n["seconds"]}
                          for n in data.get("notebooks", [])]
     return {"mode": "quick" if quick else "full", "zoo": zoo, "seconds": seconds, "returncode": rc,
-            "notebooks": notebooks, "stderr_tail": "\n".join(str(err).splitlines()[-5:])}
+            "notebooks": notebooks, "stderr_tail": "\n".join(str(err).splitlines()[-30:])}
