@@ -71,7 +71,7 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
     """Execute one notebook in a fresh kernel, write its HTML, return its result."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+    from nbclient.exceptions import CellTimeoutError
     from nbconvert import HTMLExporter
 
     rel = path.relative_to(root).as_posix()
@@ -93,7 +93,7 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         client.execute()
-    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
+    except Exception as exc:  # a cell error, a timeout, a dead kernel or a kernel that never started
         result.status = "failed"
         for i, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
