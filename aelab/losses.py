@@ -7,7 +7,6 @@ test image": the sum over all pixels of ``(x_hat - x)**2``, averaged over images
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def _check_pair(x_hat: torch.Tensor, x: torch.Tensor, name: str) -> None:
@@ -54,7 +53,7 @@ def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         If shapes differ or the inputs are not batched tensors.
     """
     _check_pair(x_hat, x, "bce_per_image")
-    return F.binary_cross_entropy(x_hat, x, reduction="none").flatten(1).sum(1).mean()
+    return bernoulli_nll_per_image(x_hat, x).mean()
 
 
 def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
