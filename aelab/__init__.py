@@ -5,14 +5,17 @@ Notebooks start with::
     import aelab
     session = aelab.setup(seed=0)
 
-and then use ``aelab.data``, ``aelab.models``, ``aelab.losses``, ``aelab.train``,
-``aelab.plot`` and ``aelab.checks``; ``aelab.sized`` for sizes that shrink in quick mode;
-``aelab.claim`` and ``aelab.record`` for the build report.
+and then use ``aelab.data``, ``aelab.models``, ``aelab.losses``, ``aelab.train``, ``aelab.zoo``,
+``aelab.plot``, ``aelab.widgets`` and ``aelab.checks``; ``aelab.sized`` for sizes that shrink in
+quick mode; ``aelab.claim`` and ``aelab.record`` for the build report. The runtime is in
+:mod:`aelab.runtime`, the report in :mod:`aelab.report`; the ``aelab`` command lives in
+:mod:`aelab.tools` and is not imported by notebooks.
 """
 
-from .course import ClaimError, Session, claim, is_quick, pick_device, record, seed_everything, setup, sized
+from .report import ClaimError, claim, record
+from .runtime import Session, device_of, env_flag, is_quick, pick_device, seed_everything, setup, sized
 
 __version__ = "0.1.0"
 
-__all__ = ["ClaimError", "Session", "claim", "is_quick", "pick_device", "record", "seed_everything",
-           "setup", "sized", "__version__"]
+__all__ = ["ClaimError", "Session", "claim", "device_of", "env_flag", "is_quick", "pick_device", "record",
+           "seed_everything", "setup", "sized", "__version__"]

@@ -1,0 +1,194 @@
+"""The notebook runtime: ``setup()``, quick mode, seeding, devices and environment flags.
+
+Every notebook's first code cell calls :func:`setup`. After that, notebooks size their work
+with :func:`sized` (full size normally, small under ``AELAB_QUICK=1``).
+
+Environment flags (``AELAB_QUICK``, ``AELAB_OFFLINE``, ``AELAB_ZOO``) are all read by
+:func:`env_flag`, with one meaning everywhere: ``1/true/yes/on`` is on, ``0/false/no/off`` is
+off, unset or empty is the flag's default, and anything else is an :class:`EnvFlagError` that
+names the variable and the words it accepts.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["QUICK_ENV", "OFFLINE_ENV", "ZOO_ENV", "EnvFlagError", "env_flag", "is_quick", "sized",
+           "pick_device", "device_of", "seed_everything", "Session", "setup"]
+
+QUICK_ENV = "AELAB_QUICK"
+OFFLINE_ENV = "AELAB_OFFLINE"
+ZOO_ENV = "AELAB_ZOO"
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class EnvFlagError(ValueError):
+    """An environment flag holds something other than a boolean word."""
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """Read the boolean environment variable ``name``.
+
+    Parameters
+    ----------
+    name : str
+        E.g. ``"AELAB_QUICK"``.
+    default : bool
+        The value when the variable is unset or empty.
+
+    Returns
+    -------
+    bool
+        True for ``1/true/yes/on``, False for ``0/false/no/off`` (any case, surrounding
+        spaces ignored).
+
+    Raises
+    ------
+    EnvFlagError
+        (a ``ValueError``) for any other value, naming the variable and the accepted words.
+    """
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise EnvFlagError(f"{name}={os.environ.get(name)!r} is not a boolean: set {name}=1 (on) or {name}=0 (off); "
+                       f"accepted: {'/'.join(_TRUE)} or {'/'.join(_FALSE)}")
+
+
+def is_quick() -> bool:
+    """Whether quick mode is on (``AELAB_QUICK``, read by :func:`env_flag`; default off).
+
+    Quick mode shrinks epochs and sample counts so that CI can execute the whole course on
+    two CPU cores in minutes. Both modes run the same cells; only sizes change.
+
+    Raises
+    ------
+    EnvFlagError
+        If ``AELAB_QUICK`` holds something other than a boolean word.
+    """
+    return env_flag(QUICK_ENV, False)
+
+
+def sized(full, quick):
+    """Return ``quick`` in quick mode and ``full`` otherwise.
+
+    Use it for every size a notebook trains or samples with, e.g.
+    ``epochs = aelab.sized(full=60, quick=3)``.
+    """
+    return quick if is_quick() else full
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``device`` if given, else cuda, then mps, then cpu.
+
+    Raises
+    ------
+    ValueError
+        If an explicit device is named that this machine does not have.
+    """
+    if device is not None:
+        dev = torch.device(device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {str(dev)!r} requested but CUDA is not available; use 'cpu'")
+        if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"device {str(dev)!r} requested but MPS is not available; use 'cpu'")
+        return dev
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if hasattr(torch.backends, "mps") and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """The device a model's parameters (or, without parameters, its buffers) are on; cpu if it has none."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's random number generators with ``seed``.
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not a non-negative int.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What :func:`setup` decided: the seed, the device and whether quick mode is on."""
+
+    seed: int
+    device: torch.device
+    quick: bool
+
+    def __str__(self) -> str:  # shown at the end of a notebook's first cell
+        mode = "QUICK (sizes shrunk for CI; claims needing full training are skipped)" if self.quick else "full"
+        return f"aelab: seed={self.seed}, device={self.device}, mode={mode}, torch {torch.__version__}"
+
+
+_STYLE = {
+    "figure.dpi": 100,
+    "figure.figsize": (6.4, 4.0),
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "image.cmap": "gray",
+}
+
+
+def setup(seed: int = 0, device: str | None = None, *, style: bool = True) -> Session:
+    """Prepare a notebook: seed all RNGs, choose the device, set plot defaults.
+
+    Parameters
+    ----------
+    seed : int
+        Seed for Python, NumPy and torch.
+    device : str, optional
+        Explicit device (``"cpu"``, ``"cuda"``, ...); default picks cuda, then mps, then cpu.
+    style : bool
+        Apply the course's matplotlib defaults (only if matplotlib is installed).
+
+    Returns
+    -------
+    Session
+        ``seed``, ``device`` and ``quick`` (see :func:`is_quick`).
+
+    Raises
+    ------
+    ValueError
+        On a bad seed or an unavailable device; :class:`EnvFlagError` on a bad ``AELAB_QUICK``.
+    """
+    seed_everything(seed)
+    session = Session(seed=seed, device=pick_device(device), quick=is_quick())
+    if style:
+        try:
+            import matplotlib as mpl
+        except ImportError:  # models and tests do not need matplotlib
+            pass
+        else:
+            mpl.rcParams.update(_STYLE)
+    return session

@@ -1,0 +1,117 @@
+"""aelab.report: claims, records and the JSON-lines report file."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import aelab
+from aelab import report
+
+
+@pytest.fixture(autouse=True)
+def _fresh_report(monkeypatch):
+    """Keep CLAIMS/RECORDS and the report file private to each test."""
+    monkeypatch.setattr(report, "CLAIMS", [])
+    monkeypatch.setattr(report, "RECORDS", [])
+    monkeypatch.delenv(report.REPORT_ENV, raising=False)
+
+
+# --- claims -----------------------------------------------------------------------------
+
+def test_claim_held(monkeypatch, capsys):
+    monkeypatch.setenv("AELAB_QUICK", "0")
+    assert aelab.claim(3 < 4, "three is less than four", detail="3 < 4") is True
+    assert report.CLAIMS == [{"kind": "claim", "text": "three is less than four", "status": "held",
+                              "detail": "3 < 4", "needs_full": False}]
+    assert "three is less than four" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("quick", ["0", "1"])
+def test_claim_failed_raises_without_needs_full(monkeypatch, quick):
+    monkeypatch.setenv("AELAB_QUICK", quick)
+    with pytest.raises(aelab.ClaimError, match="five is less than four"):
+        aelab.claim(5 < 4, "five is less than four", detail="5 vs 4")
+    assert report.CLAIMS[-1]["status"] == "failed"
+    assert issubclass(aelab.ClaimError, AssertionError)
+
+
+def test_claim_needs_full_is_skipped_only_in_quick_mode(monkeypatch, capsys):
+    monkeypatch.setenv("AELAB_QUICK", "1")
+    assert aelab.claim(False, "deep AE beats PCA", needs_full=True) is False
+    assert report.CLAIMS[-1]["status"] == "skipped"
+    assert "skipped" in capsys.readouterr().out
+
+    monkeypatch.setenv("AELAB_QUICK", "0")
+    with pytest.raises(aelab.ClaimError):
+        aelab.claim(False, "deep AE beats PCA", needs_full=True)
+    assert report.CLAIMS[-1]["status"] == "failed"
+
+
+def test_claim_needs_full_that_holds_is_held_in_quick_mode(monkeypatch):
+    monkeypatch.setenv("AELAB_QUICK", "1")
+    assert aelab.claim(np.float64(1.0) < 2.0, "numpy bools work", needs_full=True) is True
+    assert report.CLAIMS[-1]["status"] == "held"
+
+
+def test_claims_and_records_go_to_the_report_file(monkeypatch, tmp_path):
+    path = tmp_path / "report.jsonl"
+    monkeypatch.setenv(report.REPORT_ENV, str(path))
+    monkeypatch.setenv("AELAB_QUICK", "1")
+    aelab.claim(True, "a held claim")
+    aelab.claim(False, "a skipped claim", needs_full=True)
+    with pytest.raises(aelab.ClaimError):
+        aelab.claim(False, "a failed claim")
+    assert aelab.record("deep_ae_test_sse", np.float32(3.5), paper=3.00, unit="squared error per image",
+                        note="4,000 training images") == 3.5
+    lines = path.read_text(encoding="utf-8").splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert [e["kind"] for e in entries] == ["claim", "claim", "claim", "record"]
+    assert [e["status"] for e in entries[:3]] == ["held", "skipped", "failed"]
+    assert entries[3] == {"kind": "record", "name": "deep_ae_test_sse", "value": 3.5, "paper": 3.0,
+                          "unit": "squared error per image", "note": "4,000 training images"}
+    assert report.RECORDS == [entries[3]]
+
+
+def test_without_report_file_only_memory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    aelab.record("x", 1)
+    assert report.RECORDS[-1]["value"] == 1.0
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, float("nan")])
+def test_record_rejects_non_finite(value, tmp_path, monkeypatch):
+    path = tmp_path / "r.jsonl"
+    monkeypatch.setenv(report.REPORT_ENV, str(path))
+    with pytest.raises(ValueError, match="finite"):
+        aelab.record("bad", value)
+    assert not path.exists() and report.RECORDS == []
+
+
+@pytest.mark.parametrize("name", ["", None, 3])
+def test_record_rejects_bad_name(name):
+    with pytest.raises(ValueError, match="name"):
+        aelab.record(name, 1.0)
+
+
+def test_record_accepts_a_scalar_tensor():
+    assert aelab.record("t", torch.tensor(2.5)) == 2.5
+
+
+
+
+def test_read_report_round_trip_and_damaged_lines(tmp_path, monkeypatch):
+    path = tmp_path / "r.jsonl"
+    monkeypatch.setenv(report.REPORT_ENV, str(path))
+    monkeypatch.setenv("AELAB_QUICK", "0")
+    aelab.claim(True, "held one")
+    aelab.record("n", 2.0)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"kind": "claim", "text": "cut sh')  # a kernel killed mid-write
+    claims, records = report.read_report(path)
+    assert [c["text"] for c in claims] == ["held one"]
+    assert [r["name"] for r in records] == ["n"]
+    assert report.read_report(tmp_path / "missing.jsonl") == ([], [])

@@ -1,0 +1,150 @@
+"""aelab.runtime: environment flags, quick mode, sized, seeding, device choice, setup."""
+
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import aelab
+from aelab import runtime
+
+
+# --- environment flags ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [runtime.QUICK_ENV, runtime.OFFLINE_ENV, runtime.ZOO_ENV])
+@pytest.mark.parametrize("raw, expected", [("1", True), ("TRUE", True), (" yes ", True), ("on", True),
+                                           ("0", False), ("False", False), ("no", False), ("off", False)])
+def test_env_flag_words(monkeypatch, name, raw, expected):
+    monkeypatch.setenv(name, raw)
+    assert runtime.env_flag(name, default=not expected) is expected
+
+
+@pytest.mark.parametrize("default", [True, False])
+def test_env_flag_unset_or_empty_is_the_default(monkeypatch, default):
+    monkeypatch.delenv("AELAB_SOMETHING", raising=False)
+    assert runtime.env_flag("AELAB_SOMETHING", default) is default
+    monkeypatch.setenv("AELAB_SOMETHING", "  ")
+    assert runtime.env_flag("AELAB_SOMETHING", default) is default
+
+
+@pytest.mark.parametrize("raw", ["2", "maybe", "quick", "-1", "y"])
+def test_env_flag_other_values_are_an_error_naming_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("AELAB_ZOO", raw)
+    with pytest.raises(runtime.EnvFlagError, match=r"AELAB_ZOO=.* is not a boolean: set AELAB_ZOO=1"):
+        runtime.env_flag("AELAB_ZOO", True)
+    assert issubclass(runtime.EnvFlagError, ValueError)
+
+
+def test_no_other_module_parses_boolean_flags():
+    """One parser: no module of the package compares an environment value with boolean words itself."""
+    root = os.path.dirname(aelab.__file__)
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for f in files:
+            if f.endswith(".py") and os.path.join(folder, f) != runtime.__file__:
+                text = open(os.path.join(folder, f), encoding="utf-8").read()
+                if '"true", "yes"' in text or "'true', 'yes'" in text or '("0", "false"' in text:
+                    offenders.append(f)
+    assert not offenders, offenders
+
+
+# --- quick mode -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["1", "true", "TRUE", "yes", "on", " 1 "])
+def test_is_quick_true_words(monkeypatch, raw):
+    monkeypatch.setenv("AELAB_QUICK", raw)
+    assert runtime.is_quick() is True
+    assert aelab.sized(full=60, quick=3) == 3
+
+
+@pytest.mark.parametrize("raw", ["", "0", "false", "no", "off", "False"])
+def test_is_quick_false_words(monkeypatch, raw):
+    monkeypatch.setenv("AELAB_QUICK", raw)
+    assert runtime.is_quick() is False
+    assert aelab.sized(full=60, quick=3) == 60
+
+
+def test_is_quick_unset_is_full(monkeypatch):
+    monkeypatch.delenv("AELAB_QUICK", raising=False)
+    assert runtime.is_quick() is False
+    assert aelab.sized(full="big", quick="small") == "big"
+
+
+@pytest.mark.parametrize("raw", ["2", "maybe", "quick"])
+def test_is_quick_bad_value_raises(monkeypatch, raw):
+    monkeypatch.setenv("AELAB_QUICK", raw)
+    with pytest.raises(ValueError, match="AELAB_QUICK"):
+        runtime.is_quick()
+    with pytest.raises(ValueError, match="AELAB_QUICK"):
+        aelab.sized(full=1, quick=2)
+
+
+# --- seeding, device, setup -------------------------------------------------------------
+
+def _draw():
+    return random.random(), np.random.rand(), torch.rand(3)
+
+
+def test_seed_everything_is_deterministic():
+    runtime.seed_everything(123)
+    a = _draw()
+    runtime.seed_everything(123)
+    b = _draw()
+    runtime.seed_everything(124)
+    c = _draw()
+    assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+    assert a[0] != c[0] and a[1] != c[1] and not torch.equal(a[2], c[2])
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
+def test_seed_everything_rejects_bad_seed(seed):
+    with pytest.raises(ValueError, match="seed"):
+        runtime.seed_everything(seed)
+
+
+def test_pick_device():
+    assert runtime.pick_device("cpu") == torch.device("cpu")
+    assert runtime.pick_device(torch.device("cpu")).type == "cpu"
+    auto = runtime.pick_device()
+    expected = "cuda" if torch.cuda.is_available() else (
+        "mps" if hasattr(torch.backends, "mps") and torch.backends.mps.is_available() else "cpu")
+    assert auto.type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_pick_device_missing_cuda_raises():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        runtime.pick_device("cuda")
+
+
+def test_setup_seeds_and_reports(monkeypatch):
+    import matplotlib as mpl
+
+    monkeypatch.setenv("AELAB_QUICK", "1")
+    old = dict(mpl.rcParams)
+    try:
+        s = aelab.setup(seed=7, device="cpu")
+        a = torch.rand(2)
+        aelab.setup(seed=7, device="cpu")
+        assert torch.equal(a, torch.rand(2))
+        assert s == aelab.Session(seed=7, device=torch.device("cpu"), quick=True)
+        assert "QUICK" in str(s) and "seed=7" in str(s)
+        assert mpl.rcParams["image.cmap"] == "gray"
+    finally:
+        mpl.rcParams.update(old)
+
+
+class _NoParams(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("b", torch.zeros(2, dtype=torch.float64))
+
+
+def test_device_of():
+    assert runtime.device_of(nn.Linear(2, 3)) == torch.device("cpu")
+    assert runtime.device_of(nn.Linear(2, 3).to("meta")) == torch.device("meta")
+    assert runtime.device_of(_NoParams().to("meta")) == torch.device("meta")  # buffers only
+    assert runtime.device_of(nn.ReLU()) == torch.device("cpu")  # nothing at all
