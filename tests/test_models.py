@@ -1,12 +1,12 @@
 """aelab.models: shapes, layer structure, bad input, and the linear AE learning PCA's subspace."""
 
-import math
-
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from aelab.models import LinearAutoencoder, MLPAutoencoder
+from aelab import models
+from aelab.models import VAE, LinearAutoencoder, MLPAutoencoder
 
 IMG = (1, 28, 28)
 
@@ -81,10 +81,20 @@ def test_linear_non_tensor_is_type_error():
         m([[0.0, 1.0, 2.0, 3.0]])
 
 
-@pytest.mark.parametrize("args, kwargs", [((784, 0), {}), ((784, 785), {}), ((784.0, 10), {}), ((0, 0), {}),
-                                          ((784, 10), {"input_shape": (1, 28, 27)})])
-def test_linear_bad_dims(args, kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("args, kwargs, match", [((784, 0), {}, "n_components"), ((784, 785), {}, "n_components <="),
+                                                 ((0, 0), {}, "n_features"),
+                                                 ((784, 10), {"input_shape": (1, 28, 27)}, "input_shape")])
+def test_linear_bad_sizes_are_value_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LinearAutoencoder(*args, **kwargs)
+
+
+@pytest.mark.parametrize("args, kwargs, match", [((784.0, 10), {}, "n_features"), ((784, True), {}, "n_components"),
+                                                 ((784, "10"), {}, "n_components"),
+                                                 ((784, 10), {"tied": "yes"}, "tied"),
+                                                 ((784, 10), {"input_shape": (1, 28.0, 28)}, r"input_shape\[1\]")])
+def test_linear_non_integer_sizes_are_type_errors(args, kwargs, match):
+    with pytest.raises(TypeError, match=match):
         LinearAutoencoder(*args, **kwargs)
 
 
@@ -152,9 +162,17 @@ def test_mlp_wrong_type():
         m(np.zeros((3, 4), dtype=np.float32))
 
 
-@pytest.mark.parametrize("dims", [(784,), (), (784, 0), (784, -3, 2), (784, 30.0), (784, "30")])
+@pytest.mark.parametrize("dims", [(784,), (), (784, 0), (784, -3, 2)])
 def test_mlp_bad_dims(dims):
     with pytest.raises(ValueError, match="dims"):
+        MLPAutoencoder(dims)
+
+
+@pytest.mark.parametrize("dims, match", [((784, 30.0), r"dims\[1\]"), ((784, "30"), r"dims\[1\]"),
+                                         ((784, True), r"dims\[1\].*bool"), ((False, 2), r"dims\[0\]"),
+                                         (784, "sequence"), ("784", "sequence")])
+def test_mlp_non_integer_dims_are_type_errors(dims, match):
+    with pytest.raises(TypeError, match=match):
         MLPAutoencoder(dims)
 
 
@@ -222,3 +240,135 @@ def test_linear_ae_recovers_pca_subspace(tied):
     if not tied:  # the basis is not PCA's: W^T W is not the identity
         w = model.decoder_matrix.detach()
         assert not torch.allclose(w.T @ w, torch.eye(k), atol=0.05)
+
+
+# --- the shared checks, for every model ---------------------------------------------------
+
+BUILDERS = {
+    "linear": lambda shape=None: LinearAutoencoder(784, 6, input_shape=shape),
+    "mlp": lambda shape=None: MLPAutoencoder((784, 16, 6), input_shape=shape),
+    "vae": lambda shape=None: VAE(784, 16, 6, input_shape=shape),
+}
+
+
+def _encode(model, x):
+    out = model.encode(x)
+    return out[0] if isinstance(out, tuple) else out  # a VAE's encode gives (mu, logvar)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_code_size_of_every_model(name):
+    model = BUILDERS[name](IMG)
+    assert models.code_size(model) == model.code_size == 6
+    assert type(models.code_size(model)) is int
+    assert _encode(model, torch.rand(2, *IMG)).shape == (2, models.code_size(model))
+
+
+def test_code_size_of_other_modules():
+    class Hand(nn.Module):
+        code_size = np.int64(3)
+
+    assert models.code_size(Hand()) == 3 and type(models.code_size(Hand())) is int
+    Hand.code_size = True
+    with pytest.raises(TypeError, match="code_size"):
+        models.code_size(Hand())
+    with pytest.raises(TypeError, match="Linear.*code_size"):
+        models.code_size(nn.Linear(2, 3))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16, torch.bfloat16])
+def test_other_float_dtypes_name_the_expected_dtype(name, dtype):
+    """Issue 7: float64 images used to reach torch's 'mat1 and mat2 must have the same dtype'."""
+    model = BUILDERS[name](IMG)
+    with pytest.raises(TypeError, match=rf"expects dtype torch.float32 .*got {dtype}.*x\.float\(\)"):
+        model(torch.rand(2, *IMG, dtype=dtype))
+    with pytest.raises(TypeError, match=r"decode expects dtype torch.float32"):
+        model.decode(torch.zeros(2, 6, dtype=dtype))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.int64, torch.bool])
+def test_integer_tensors_are_type_errors(name, dtype):
+    model = BUILDERS[name](IMG)
+    with pytest.raises(TypeError, match=r"floating-point tensor of dtype torch.float32.*got torch\."):
+        model(torch.zeros(2, *IMG, dtype=dtype))
+    with pytest.raises(TypeError, match="floating-point"):
+        model.decode(torch.zeros(2, 6, dtype=dtype))
+
+
+def test_uint8_images_hint_at_scaling():
+    with pytest.raises(TypeError, match=r"x\.float\(\) / 255"):
+        MLPAutoencoder((784, 6), input_shape=IMG)(torch.zeros(2, *IMG, dtype=torch.uint8))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_the_check_follows_the_model_dtype(name):
+    """The expected dtype is the parameters' dtype: a float64 model takes float64 and names it."""
+    model = BUILDERS[name](IMG).double()
+    assert _encode(model, torch.rand(2, *IMG, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(TypeError, match=r"expects dtype torch.float64.*x\.to\(torch.float64\)"):
+        model(torch.rand(2, *IMG))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_images_into_a_flat_model_name_the_input_shape_fix(name):
+    model = BUILDERS[name]()  # built without input_shape: takes (N, 784)
+    assert _encode(model, torch.rand(3, 784)).shape == (3, 6)
+    with pytest.raises(ValueError, match=r"expects shape \(N, 784\).*build it with input_shape=\(1, 28, 28\)"):
+        model(torch.rand(3, *IMG))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_flat_rows_into_an_image_model_name_the_reshape(name):
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\).*x\.reshape\(-1, 1, 28, 28\)"):
+        BUILDERS[name](IMG)(torch.rand(3, 784))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_a_code_without_batch_dimension_names_unsqueeze(name):
+    with pytest.raises(ValueError, match=r"\(N, 6\), got \(6,\).*unsqueeze\(0\)"):
+        BUILDERS[name](IMG).decode(torch.zeros(6))
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_input_on_another_device_is_a_value_error(name):
+    model = BUILDERS[name](IMG)
+    with pytest.raises(ValueError, match=r"on cpu.*got one on meta.*device_of"):
+        model(torch.empty(2, *IMG, device="meta"))
+    with pytest.raises(ValueError, match="on cpu"):
+        model.decode(torch.empty(2, 6, device="meta"))
+
+
+@pytest.mark.parametrize("int_type", [np.int64, np.int32, np.uint16])
+def test_numpy_integer_sizes_are_accepted_as_python_ints(int_type):
+    mlp = MLPAutoencoder(tuple(int_type(d) for d in (784, 16, 6)), input_shape=tuple(int_type(d) for d in IMG))
+    assert mlp.dims == (784, 16, 6) and all(type(d) is int for d in mlp.dims + mlp.input_shape)
+    assert mlp.input_shape == IMG and mlp.code_size == 6
+    assert MLPAutoencoder(np.array([784, 16, 6])).dims == (784, 16, 6)
+    lin = LinearAutoencoder(int_type(784), int_type(6))
+    assert type(lin.n_features) is int and type(lin.code_size) is int and lin.code_size == 6
+    vae = VAE(int_type(784), int_type(16), int_type(6))
+    assert vae.hidden == (16,) and type(vae.latent) is int and vae.code_size == 6
+    assert _encode(mlp, torch.rand(2, *IMG)).shape == (2, 6)
+
+
+@pytest.mark.parametrize("build, argument", [
+    (lambda: LinearAutoencoder(True, 1), "n_features"),
+    (lambda: LinearAutoencoder(784, True), "n_components"),
+    (lambda: LinearAutoencoder(784, np.bool_(True)), "n_components"),
+    (lambda: MLPAutoencoder((784, 16, True)), r"dims\[2\]"),
+    (lambda: VAE(784, True, 2), "hidden"),
+    (lambda: VAE(784, (16, True), 2), r"hidden\[1\]"),
+    (lambda: VAE(784, 16, True), "latent"),
+    (lambda: VAE(784, 16, 2.0), "latent"),
+    (lambda: MLPAutoencoder((784, 16), input_shape=(True, 784)), r"input_shape\[0\]"),
+])
+def test_true_is_not_a_size(build, argument):
+    with pytest.raises(TypeError, match=rf"{argument} must be a positive int.*got (np.True_|True|2.0)"):
+        build()
+
+
+def test_activation_error_names_class_and_argument():
+    with pytest.raises(ValueError, match=r"MLPAutoencoder: output_activation must be one of .*'softmax'"):
+        MLPAutoencoder((4, 2), output_activation="softmax")

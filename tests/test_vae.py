@@ -88,10 +88,19 @@ def test_fit_minimises_the_negative_elbo():
     fit(vae, x, epochs=1, loss=functools.partial(vae_loss, beta=0.5), progress=False, device="cpu")
 
 
-@pytest.mark.parametrize("kwargs", [dict(n_features=0), dict(latent=0), dict(hidden=(400, -1)),
-                                    dict(input_shape=(1, 28, 27))])
-def test_bad_sizes(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, match", [(dict(n_features=0), "n_features"), (dict(latent=0), "latent"),
+                                           (dict(hidden=(400, -1)), r"hidden\[1\]"), (dict(hidden=()), "hidden"),
+                                           (dict(input_shape=(1, 28, 27)), "input_shape")])
+def test_bad_sizes(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        VAE(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(latent=True), "latent"), (dict(hidden=400.0), "hidden"),
+                                           (dict(n_features="784"), "n_features"), (dict(hidden=(400, False)),
+                                                                                    r"hidden\[1\]")])
+def test_non_integer_sizes_are_type_errors(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         VAE(**kwargs)
 
 
@@ -103,8 +112,26 @@ def test_bad_input():
         vae.decode(torch.rand(3, 3))
     with pytest.raises(TypeError):
         vae.encode(torch.zeros(3, 1, 28, 28, dtype=torch.long))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="logvar"):
         vae.reparameterize(torch.zeros(3, 2), torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="logvar"):
+        vae.reparameterize(torch.zeros(3, 2), [[0.0, 0.0]] * 3)
+    with pytest.raises(TypeError, match="float32"):
+        vae.encode(torch.rand(3, 1, 28, 28, dtype=torch.float64))
+    with pytest.raises(TypeError, match="float32"):
+        vae.reparameterize(torch.zeros(3, 2, dtype=torch.float64), torch.zeros(3, 2, dtype=torch.float64))
+
+
+def test_reparameterize_generator_ignores_the_global_rng():
+    vae = VAE(4, 3, 2)
+    mu, logvar = torch.zeros(5, 2), torch.zeros(5, 2)
+    torch.manual_seed(1)
+    a = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(3))
+    torch.manual_seed(2)
+    torch.rand(10)  # other cells draw from the global generator
+    b = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert not torch.equal(a, vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(4)))
 
 
 def test_vae_loss_bad_input():

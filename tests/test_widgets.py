@@ -8,9 +8,12 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+from aelab import widgets  # noqa: E402
 from aelab.models import VAE, LinearAutoencoder, MLPAutoencoder  # noqa: E402
-from aelab.widgets import (MAX_SLIDERS, LatentFrame, code_size_of, decode_image, latent_explorer,  # noqa: E402
-                           render_frame)
+from aelab.widgets import MAX_SLIDERS, LatentFrame, decode_image, latent_explorer, render_frame  # noqa: E402
 
 IMG = (1, 28, 28)
 
@@ -70,8 +73,55 @@ def test_explorer_ranges_from_codes_and_dims():
     np.testing.assert_allclose(ex.current_code(), codes.mean(0).numpy(), rtol=1e-5)
 
 
-def test_linear_autoencoder_code_size():
-    assert code_size_of(LinearAutoencoder(784, 5, input_shape=IMG)) == 5
+def test_linear_autoencoder_explorer_uses_its_code_size():
+    torch.manual_seed(0)
+    ex = latent_explorer(LinearAutoencoder(784, 5, input_shape=IMG))
+    assert ex.frame.k == 5 and len(ex.sliders) == 5
+
+
+def test_explicit_code_size_for_a_hand_built_decoder():
+    class Decoder(torch.nn.Module):  # no code_size attribute
+        def __init__(self):
+            super().__init__()
+            self.net = torch.nn.Sequential(torch.nn.Linear(3, 784), torch.nn.Sigmoid())
+
+        def decode(self, z):
+            return self.net(z)
+
+    torch.manual_seed(0)
+    dec = Decoder()
+    with pytest.raises(TypeError, match="code_size"):
+        decode_image(dec, [0.0, 0.0, 0.0])
+    img = decode_image(dec, [0.0, 1.0, 0.0], code_size=3)
+    assert img.shape == (28, 28)
+    np.testing.assert_allclose(img, dec.decode(torch.tensor([[0.0, 1.0, 0.0]])).detach().reshape(28, 28).numpy())
+    with pytest.raises(TypeError, match="code_size"):
+        decode_image(dec, [0.0, 1.0, 0.0], code_size=3.0)
+    with pytest.raises(ValueError, match="code_size"):
+        LatentFrame(dec, code_size=0)
+
+
+def test_decode_image_follows_the_model_device(vae2, monkeypatch):
+    """The code goes to aelab.runtime.device_of(model): the one device helper."""
+    seen = []
+    monkeypatch.setattr(widgets.frame, "device_of", lambda m: seen.append(m) or torch.device("cpu"))
+    decode_image(vae2, [0.0, 0.0])
+    assert seen == [vae2]
+
+
+def test_public_names_are_reexported():
+    from aelab.widgets import frame, latent
+
+    assert widgets.LatentFrame is frame.LatentFrame and widgets.render_frame is frame.render_frame
+    assert widgets.decode_image is frame.decode_image and widgets.latent_explorer is latent.latent_explorer
+    assert not hasattr(widgets, "code_size_of")  # aelab.models.code_size is the one helper
+
+
+def test_matplotlib_and_ipywidgets_are_imported_lazily():
+    code = ("import sys, aelab.models, aelab.widgets; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'ipywidgets')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_bad_input(vae2):

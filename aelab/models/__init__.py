@@ -1,0 +1,64 @@
+"""Autoencoder models, one file per family: ``encode(x) -> z``, ``decode(z) -> x_hat``, ``forward(x)``.
+
+Inputs are ``(N, *input_shape)``; images are ``(N, 1, 28, 28)`` float32 (pass
+``input_shape=aelab.data.IMAGE_SHAPE``). The flattening to ``(N, n_features)`` is an explicit
+``nn.Flatten`` layer, and the decoder's last layer is an explicit ``nn.Unflatten``. Every model
+exposes ``code_size`` (read it with :func:`code_size`), and checks what ``encode``/``decode``
+receive: a tensor of the model's dtype and device, of the right shape, or a ``TypeError`` /
+``ValueError`` that names the fix.
+
+Families (a new one is a new file that imports the shared pieces from ``_layers``):
+
+- :mod:`.linear` — :class:`LinearAutoencoder` (lecture 01, PCA's subspace);
+- :mod:`.mlp` — :class:`MLPAutoencoder` (lecture 02, Hinton & Salakhutdinov 2006);
+- :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014);
+- to come: ``conv.py`` (lecture 04, convolutional autoencoders), ``stacked.py`` (lecture 05,
+  stacked autoencoders and RBMs for greedy pretraining), ``conv_vae.py`` (a convolutional VAE).
+
+``_layers`` holds what they share: the layer-size check (:func:`~._layers.check_size`), the
+``Linear → activation`` stack (:func:`~._layers.linear_stack`), the activation table and the
+input check (:func:`~._layers.check_input`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .linear import LinearAutoencoder
+from .mlp import MLPAutoencoder
+from .vae import VAE
+
+__all__ = ["LinearAutoencoder", "MLPAutoencoder", "VAE", "code_size"]
+
+
+def code_size(model) -> int:
+    """The code dimension k of an autoencoder: its ``code_size`` attribute.
+
+    The one way to ask a model for its code size (widgets, plots and checks use it). All of
+    :mod:`aelab.models` expose ``code_size``; a hand-built model can set one.
+
+    Parameters
+    ----------
+    model : nn.Module
+        An autoencoder with a ``code_size`` attribute or property.
+
+    Returns
+    -------
+    int
+        k >= 1.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` has no ``code_size``, or it is not a positive integer.
+
+    Examples
+    --------
+    >>> code_size(MLPAutoencoder((784, 64, 2)))
+    2
+    """
+    k = getattr(model, "code_size", None)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise TypeError(f"cannot tell the code size of {type(model).__name__}: it has no positive integer "
+                        f"`code_size` attribute (got {k!r}); give it one, or pass code_size=... explicitly")
+    return int(k)
