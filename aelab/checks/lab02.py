@@ -2,7 +2,7 @@
 
 :func:`mirrored_autoencoder`, :func:`squared_error_per_image`, :func:`precision_at_k`,
 :func:`interpolate_codes`, :func:`nearest_distance`. What a check does on success, a wrong answer
-or an unfinished exercise is described in :mod:`aelab.checking`; the notebooks call them as
+or an unfinished exercise is described in :mod:`aelab.checks._machinery`; the notebooks call them as
 ``aelab.checks.<name>(...)``.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from aelab.checking import _exercise, _fail, _finite, _gen, _praise, _shape, _student, _tensor, _unchanged
+from ._machinery import _exercise, _fail, _finite, _gen, _praise, _shape, _student, _tensor, _unchanged
 
 __all__ = ["mirrored_autoencoder", "squared_error_per_image", "precision_at_k", "interpolate_codes", "nearest_distance"]
 
@@ -47,9 +47,10 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     nonlinearities and a final ``nn.Sigmoid`` (pixels in [0, 1]), output ``(N, d0)``.
 
     Inputs: ``(784, 256, 30)``, ``(20, 10, 5, 2)`` and ``(6, 3)`` (no hidden layer).
-    Properties checked: Linear layer sizes in order; output shapes; code values can be
-    negative (linear code); encoder and decoder are not affine when there are hidden layers
-    (tested on ``f(a+b)+f(0) = f(a)+f(b)``, tolerance 1e-3); decoder outputs inside [0, 1].
+    Properties checked: Linear layer sizes in order; output shapes; the code is the output of
+    the encoder's last Linear layer (a linear code: nothing after it, whatever the initial
+    weights); encoder and decoder are not affine when there are hidden layers (tested on
+    ``f(a+b)+f(0) = f(a)+f(b)``, tolerance 1e-3); decoder outputs inside [0, 1].
 
     Parameters
     ----------
@@ -67,7 +68,7 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = mirrored_autoencoder.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 6)
+    g = _gen(ex, seed)
     cases = [(784, 256, 30), (20, 10, 5, 2), (6, 3)]
     n_params = 0
     torch_state = torch.random.get_rng_state()  # building layers draws from torch's RNG: leave it as it was
@@ -92,16 +93,24 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
             shape = (n, 1, 28, 28) if dims[0] == 784 else (n, dims[0])
             x = torch.rand(shape, generator=g)
             with torch.no_grad():
+                code_layer = [m for m in encoder.modules() if isinstance(m, nn.Linear)][-1]  # dims[-2] -> dims[-1]
+                code_out: list[torch.Tensor] = []
+                hook = code_layer.register_forward_hook(lambda module, inputs, output: code_out.append(output))
                 try:
                     z = encoder(x)
                 except Exception as exc:
                     hint = " Start the encoder with nn.Flatten()." if len(shape) == 4 else ""
                     raise _fail(ex, f"the encoder failed on input of shape {shape} ({label}).{hint}") from exc
+                finally:
+                    hook.remove()
                 z = _tensor(ex, z, "encoder output", label)
                 _shape(ex, z, (n, dims[-1]), "the encoder's output (the code)", label)
-                if not (z < 0).any():
-                    raise _fail(ex, f"the code layer should be linear (no activation after the encoder's last Linear), "
-                                    f"but all {z.numel()} code values are >= 0 on {label}: a ReLU there kills half the code.")
+                # the code is what the last Linear computes: any activation after it changes the values
+                # (a test of the values' signs alone would depend on the random initial weights)
+                if not code_out or not torch.allclose(z.double(), code_out[-1].double(), rtol=1e-5, atol=1e-6):
+                    raise _fail(ex, f"the code layer should be linear (no activation after the encoder's last Linear): "
+                                    f"your encoder's output is not the output of its Linear({dims[-2]}, {dims[-1]}) "
+                                    f"on {label}. A ReLU there kills half the code.")
                 flat = (n, dims[0])
                 if len(dims) > 2 and _is_affine(encoder, torch.rand(flat, generator=g).reshape(shape),
                                                 torch.rand(flat, generator=g).reshape(shape)):
@@ -161,7 +170,7 @@ def squared_error_per_image(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = squared_error_per_image.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 7)
+    g = _gen(ex, seed)
     small_hat = torch.zeros(2, 1, 2, 2)
     small_hat[0, 0, 0, 0] = 0.5
     small_hat[1] = 1.0
@@ -239,7 +248,7 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = precision_at_k.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 8)
+    g = _gen(ex, seed)
     centres = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
     lab3 = torch.arange(60) % 3
     clusters = centres[lab3] + 1.2 * torch.randn(60, 2, generator=g)
@@ -316,7 +325,7 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = interpolate_codes.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 9)
+    g = _gen(ex, seed)
     cases = [
         ("z0=[0, 0], z1=[4, 8], steps=5", torch.tensor([0.0, 0.0]), torch.tensor([4.0, 8.0]), 5),
         ("two random 30-D codes, steps=10", torch.randn(30, generator=g), torch.randn(30, generator=g), 10),
@@ -372,7 +381,7 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
     """
     ex = nearest_distance.exercise
     call = _student(ex, student_fn)
-    g = _gen(seed, 10)
+    g = _gen(ex, seed)
     pts = torch.randn(50, 16, generator=g)
     imgs = torch.rand(200, 1, 28, 28, generator=g)
     cases = [
