@@ -1,6 +1,6 @@
 """Course build time: ``aelab build --quick`` and every notebook in full mode.
 
-Runs ``python -m aelab.cli build`` in a subprocess (into a temporary output folder, so the
+Runs ``python -m aelab.tools.cli build`` in a subprocess (into a temporary output folder, so the
 course's own ``_build/`` is left alone) and reads each notebook's seconds from its
 ``report.json``. By default the model cache is bypassed (``AELAB_ZOO=0``: every model is
 trained, as on a student's first run); ``zoo=True`` times a run with the cache as it is.
@@ -30,7 +30,7 @@ def run_build(root: Path, *, quick: bool, zoo: bool = False, timeout: int = 3600
     env = dict(os.environ)
     env["AELAB_ZOO"] = "1" if zoo else "0"
     with tempfile.TemporaryDirectory(prefix="aelab-bench-build-") as out:
-        cmd = [sys.executable, "-m", "aelab.cli", "build", "--root", str(root), "--out", out]
+        cmd = [sys.executable, "-m", "aelab.tools.cli", "build", "--root", str(root), "--out", out]
         if quick:
             cmd.append("--quick")
         if dirs:

@@ -1,21 +1,31 @@
-"""The ``aelab`` command: ``build`` on a tiny temporary course, and ``doctor``.
+"""The ``aelab`` command: ``build`` on tiny temporary courses, its reliability, and ``doctor``.
 
-The command runs in a subprocess, as a user runs it. Each notebook gets a fresh kernel, so
-these tests take several seconds; one module-level fixture builds each course once.
+Builds run in a subprocess, as a user runs them (``python -m aelab.tools.cli``, the console
+script's target). Each notebook gets a fresh kernel, so a build takes a few seconds; module-level
+fixtures build each course once. Tests that need no kernel call ``main`` in-process, some with
+the notebook execution replaced by a fake.
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-SCRIPT = Path(sys.executable).with_name("aelab")
-AELAB = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "aelab.cli"]
+import aelab.tools.build as build_mod
+from aelab.report import REPORT_ENV
+from aelab.runtime import QUICK_ENV
+from aelab.tools.build import BuildError, BuildReport, NotebookResult, build, render_index, strip_ansi
+from aelab.tools.cli import main
+
+AELAB = [sys.executable, "-m", "aelab.tools.cli"]
 
 OK_CELLS = [
     new_markdown_cell("# A tiny lecture"),
@@ -28,7 +38,24 @@ OK_CELLS = [
 FAIL_CELLS = [
     new_markdown_cell("# A lab that breaks"),
     new_code_cell("x = 1"),
-    new_code_cell('raise RuntimeError("boom in the third cell")'),
+    # the message itself carries ANSI colour codes, as IPython's tracebacks do
+    new_code_cell('raise RuntimeError("\\x1b[1;31mboom\\x1b[0m in the third cell")'),
+    new_code_cell('print("never reached")'),
+]
+# writes the kernel's pid and that of a child process it starts, then sleeps: a build to interrupt
+SLEEP_CELLS = [
+    new_markdown_cell("# A notebook that takes its time"),
+    new_code_cell("import os, pathlib, subprocess, time\n"
+                  "child = subprocess.Popen(['sleep', '120'])\n"
+                  "pathlib.Path('pids.tmp').write_text(f'{os.getpid()} {child.pid}')\n"
+                  "os.replace('pids.tmp', 'pids')\n"
+                  "time.sleep(120)"),
+]
+AFTER_CELLS = [new_code_cell('print("the notebook after")')]
+SLOW_CELLS = [
+    new_markdown_cell("# A cell that is too slow"),
+    new_code_cell("import os, pathlib, time\npathlib.Path('pids').write_text(str(os.getpid()))"),
+    new_code_cell("time.sleep(30)  # longer than --timeout\nprint('done')"),
     new_code_cell('print("never reached")'),
 ]
 
@@ -40,17 +67,24 @@ def _write(path: Path, cells) -> None:
     nbformat.write(nb, path)
 
 
-def _env(tmp: Path) -> dict:
+def _env(tmp: Path, **extra) -> dict:
     env = dict(os.environ)
-    env.pop("AELAB_REPORT_FILE", None)
-    env.pop("AELAB_QUICK", None)  # the root conftest sets it; here only --quick chooses the mode
-    env.update(AELAB_OFFLINE="1", AELAB_DATA=str(tmp / "data"), MPLBACKEND="Agg", PYTHONIOENCODING="utf-8")
+    env.pop(REPORT_ENV, None)
+    env.pop(QUICK_ENV, None)  # the root conftest sets it; here only --quick chooses the mode
+    env.update(AELAB_OFFLINE="1", AELAB_DATA=str(tmp / "data"), MPLBACKEND="Agg", PYTHONIOENCODING="utf-8", **extra)
     return env
 
 
-def run_aelab(*args, tmp: Path, timeout=300) -> subprocess.CompletedProcess:
-    return subprocess.run([*AELAB, *map(str, args)], capture_output=True, text=True, env=_env(tmp),
-                          timeout=timeout, cwd=tmp)
+def run_aelab(*args, tmp: Path, timeout=300, **env) -> subprocess.CompletedProcess:
+    return subprocess.run([*AELAB, *map(str, args)], capture_output=True, text=True, env=_env(tmp, **env),
+                          timeout=timeout, cwd=tmp, umask=0o022)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -76,24 +110,30 @@ def passing_build(course):
     return proc, out
 
 
+# --------------------------------------------------------------------------- a real build
+
+
 def test_failing_notebook_fails_the_build_naming_notebook_and_cell(failing_build):
     proc, _ = failing_build
     assert proc.returncode == 1, proc.stderr
-    assert "FAILED solutions/02_fail_lab.ipynb at cell 2" in proc.stderr
-    assert "boom in the third cell" in proc.stderr
+    assert ("FAILED solutions/02_fail_lab.ipynb at cell 2 (`raise RuntimeError(\"\\x1b[1;31mboom\\x1b[0m in the "
+            "third cell\")`): RuntimeError: boom in the third cell") in proc.stderr
     assert "lectures/01_ok.ipynb" in proc.stderr  # progress lines for every notebook
     assert "index.html" in proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 def test_report_json(failing_build):
     _, out = failing_build
-    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    assert report["quick"] is True and report["seconds"] > 0
+    text = (out / "report.json").read_text(encoding="utf-8")
+    report = json.loads(text)
+    assert report["quick"] is True and report["seconds"] > 0 and report["timeout"] == 1800
+    assert report["interrupted"] is False and report["signal"] is None and report["not_run"] == []
     nbs = {n["path"]: n for n in report["notebooks"]}
     assert list(nbs) == ["lectures/01_ok.ipynb", "solutions/02_fail_lab.ipynb"]  # checkpoints skipped
     ok, bad = nbs["lectures/01_ok.ipynb"], nbs["solutions/02_fail_lab.ipynb"]
     assert ok["status"] == "ok" and bad["status"] == "failed"
-    assert bad["failed_cell"] == 2 and "boom in the third cell" in bad["error"]
+    assert bad["failed_cell"] == 2 and bad["error"] == "RuntimeError: boom in the third cell"
     assert ok["seconds"] > 0 and bad["seconds"] > 0
     assert report["seconds"] >= ok["seconds"] + bad["seconds"]
     assert [(c["text"], c["status"]) for c in ok["claims"]] == [("one is less than two", "held"),
@@ -102,9 +142,16 @@ def test_report_json(failing_build):
     records = {r["name"]: r for r in ok["records"]}
     assert records["answer"]["value"] == 42.0 and records["answer"]["paper"] == 41.5
     assert records["answer"]["unit"] == "squared error per image" and records["answer"]["note"] == "tiny course"
-    assert records["quick_flag"]["value"] == 1.0  # --quick reached the kernel
+    assert records["quick_flag"]["value"] == 1.0  # --quick reached the kernel through its environment
     assert bad["claims"] == [] and bad["records"] == []
     assert report["claims"] == {"held": 1, "failed": 0, "skipped": 1}
+
+
+def test_report_json_has_no_ansi_codes(failing_build):
+    _, out = failing_build
+    text = (out / "report.json").read_text(encoding="utf-8")
+    assert "\x1b" not in json.loads(text)["notebooks"][1]["error"]
+    assert "\\u001b" not in text and "\x1b" not in text
 
 
 def test_site(failing_build):
@@ -112,13 +159,23 @@ def test_site(failing_build):
     index = (out / "index.html").read_text(encoding="utf-8")
     for text in ["lectures/01_ok.ipynb", "solutions/02_fail_lab.ipynb", "failed at cell 2", "boom in the third cell",
                  "answer", "42", "41.5", "squared error per image", "1 held", "0 failed", "1 skipped",
-                 "a claim needing full training", "quick mode"]:
+                 "a claim needing full training", "quick mode", "Key numbers beside the papers'"]:
         assert text in index, text
-    assert "href='lectures/01_ok.html'" in index and "href='solutions/02_fail_lab.html'" in index
+    assert "Build in progress" not in index and "Build interrupted" not in index
+    assert 'href="lectures/01_ok.html"' in index and 'href="solutions/02_fail_lab.html"' in index
+    # the claims are grouped by notebook, linked from the notebook's row
+    assert 'href="#nb-lectures-01_ok-ipynb"' in index and 'id="nb-lectures-01_ok-ipynb"' in index
     ok_html = (out / "lectures" / "01_ok.html").read_text(encoding="utf-8")
     assert "A tiny lecture" in ok_html and "seed=0" in ok_html  # executed: outputs are in the page
-    assert "boom in the third cell" in (out / "solutions" / "02_fail_lab.html").read_text(encoding="utf-8")
+    assert "boom" in (out / "solutions" / "02_fail_lab.html").read_text(encoding="utf-8")
     assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+
+
+def test_site_is_readable_by_other_users(failing_build):
+    """Built under umask 022, every file of the site is world-readable (a web server can serve it)."""
+    _, out = failing_build
+    for rel in ["index.html", "report.json", "lectures/01_ok.html", "solutions/02_fail_lab.html"]:
+        assert os.stat(out / rel).st_mode & 0o004, rel
 
 
 @pytest.mark.slow
@@ -149,17 +206,221 @@ def test_full_mode_enforces_claims_needing_full_training(course):
     assert "full mode" in (out / "index.html").read_text(encoding="utf-8")
 
 
-def test_no_notebooks_exits_two(tmp_path, capsys):
-    from aelab.cli import main
+# --------------------------------------------------------------------------- timeouts and interrupts
 
+
+def test_cell_timeout_names_the_cell_and_the_limit(tmp_path):
+    _write(tmp_path / "slow" / "01_slow.ipynb", SLOW_CELLS)
+    _write(tmp_path / "slow" / "02_next.ipynb", AFTER_CELLS)
+    proc = run_aelab("build", "--quick", "--root", tmp_path, "--dirs", "slow", "--timeout", "2", tmp=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert ("TIMEOUT slow/01_slow.ipynb at cell 2 (`time.sleep(30)  # longer than --timeout`): timed out: still "
+            "running after the 2 s limit per cell") in proc.stderr
+    report = json.loads((tmp_path / "_build" / "report.json").read_text(encoding="utf-8"))
+    slow, after = report["notebooks"]
+    assert slow["status"] == "timeout" and slow["failed_cell"] == 2
+    assert slow["failed_cell_source"] == "time.sleep(30)  # longer than --timeout"
+    assert "2 s limit" in slow["error"] and "------" not in slow["error"]
+    assert after["status"] == "ok"  # a timeout fails one notebook; the build goes on
+    assert not _alive(int((tmp_path / "slow" / "pids").read_text()))
+    assert "timeout at cell 2" in (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_one_signal_stops_the_whole_build(tmp_path, sig):
+    _write(tmp_path / "lectures" / "01_sleep.ipynb", SLEEP_CELLS)
+    _write(tmp_path / "lectures" / "02_after.ipynb", AFTER_CELLS)
+    pids = tmp_path / "lectures" / "pids"
+    proc = subprocess.Popen([*AELAB, "build", "--quick", "--root", str(tmp_path)], cwd=tmp_path, env=_env(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
+    try:
+        deadline = time.monotonic() + 180
+        while not pids.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pids.exists(), proc.communicate(timeout=60)
+        kernel, child = map(int, pids.read_text().split())
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + sig, err
+    assert f"interrupted by {sig.name}" in err and "Traceback" not in err and "AssertionError" not in err
+    assert not _alive(kernel) and not _alive(child)  # the kernel and what it started are gone
+    report = json.loads((tmp_path / "_build" / "report.json").read_text(encoding="utf-8"))
+    assert report["interrupted"] is True and report["signal"] == sig.name
+    (first,) = report["notebooks"]
+    assert first["path"] == "lectures/01_sleep.ipynb" and first["status"] == "interrupted"
+    assert first["failed_cell"] == 1
+    assert report["not_run"] == ["lectures/02_after.ipynb"]
+    assert not (tmp_path / "_build" / "lectures" / "02_after.html").exists()
+    index = (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
+    assert f"Build interrupted</b> by {sig.name}" in index and "not run" in index
+
+
+def test_kernel_settings_go_to_the_kernel_not_to_this_process(tmp_path, monkeypatch):
+    """``AELAB_REPORT_FILE`` and ``AELAB_QUICK`` are passed as the kernel's env; os.environ is untouched."""
+    from contextlib import contextmanager
+
+    import nbclient
+
+    seen = {}
+
+    @contextmanager
+    def fake_setup_kernel(self, **kwargs):
+        seen["env"] = kwargs.get("env")
+        seen["parent"] = {k: os.environ.get(k) for k in (REPORT_ENV, QUICK_ENV)}
+        raise RuntimeError("no kernel in this test")
+        yield
+
+    monkeypatch.setattr(nbclient.NotebookClient, "setup_kernel", fake_setup_kernel)
+    monkeypatch.delenv(REPORT_ENV, raising=False)
+    monkeypatch.setenv(QUICK_ENV, "0")
+    _write(tmp_path / "lectures" / "01_ok.ipynb", OK_CELLS)
+    report = build(tmp_path, tmp_path / "_build", quick=True, progress=False)
+    assert seen["env"][QUICK_ENV] == "1" and seen["env"][REPORT_ENV].endswith(".jsonl")
+    assert seen["env"]["PATH"] == os.environ["PATH"]  # the rest of the environment is passed on
+    assert seen["parent"] == {REPORT_ENV: None, QUICK_ENV: "0"}
+    assert os.environ.get(REPORT_ENV) is None and os.environ[QUICK_ENV] == "0"
+    assert report.notebooks[0].status == "failed" and "no kernel in this test" in report.notebooks[0].error
+
+
+# --------------------------------------------------------------------------- the site's index
+
+
+def test_a_build_never_leaves_an_old_index_beside_new_pages(tmp_path, monkeypatch):
+    """While notebooks run, index.html says "in progress" and the old report.json is gone."""
+    _write(tmp_path / "lectures" / "01_a.ipynb", AFTER_CELLS)
+    _write(tmp_path / "lectures" / "02_b.ipynb", AFTER_CELLS)
+    out = tmp_path / "_build"
+    out.mkdir()
+    (out / "index.html").write_text("<p>all ok</p>", encoding="utf-8")
+    (out / "report.json").write_text('{"notebooks": []}', encoding="utf-8")
+    during = []
+
+    def fake_execute(path, root, out, *, quick, timeout):
+        during.append(((out / "index.html").read_text(encoding="utf-8"), (out / "report.json").exists()))
+        return NotebookResult(path=path.relative_to(root).as_posix())
+
+    monkeypatch.setattr(build_mod, "execute_notebook", fake_execute)
+    build(tmp_path, out, quick=True, progress=False)
+    assert len(during) == 2
+    for index, has_report in during:
+        assert "Build in progress" in index and "all ok" not in index and not has_report
+        assert "lectures/01_a.ipynb" in index and "lectures/02_b.ipynb" in index  # the queue
+    final = (out / "index.html").read_text(encoding="utf-8")
+    assert "Build in progress" not in final and "0 held" in final
+    assert len(json.loads((out / "report.json").read_text(encoding="utf-8"))["notebooks"]) == 2
+
+
+def test_index_is_escaped_and_shows_claims_per_notebook():
+    r = NotebookResult(path="lectures/01_x.ipynb", html="lectures/01_x.html", seconds=3.0,
+                       claims=[{"kind": "claim", "text": "<script>alert(1)</script> wins", "status": "held",
+                                "detail": "1 < 2"},
+                               {"kind": "claim", "text": "needs the full set", "status": "skipped", "detail": ""}],
+                       records=[{"kind": "record", "name": "sse", "value": 3.14159, "paper": 3.0,
+                                 "unit": "squared error per image", "note": ""}])
+    bad = NotebookResult(path="solutions/02_y.ipynb", status="timeout", failed_cell=4, failed_cell_source="fit()",
+                         error="timed out: still running after the 9 s limit per cell")
+    page = render_index(BuildReport([r, bad], quick=False, timeout=9, seconds=12.0))
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; wins" in page
+    assert "3.142" in page and ">3.000<" in page and "full mode" in page
+    assert "1 held" in page and "0 failed" in page and "1 skipped" in page
+    assert "timeout at cell 4 (`fit()`): timed out: still running after the 9 s limit" in page
+    assert page.index('id="nb-lectures-01_x-ipynb"') > page.index('id="claims"')
+    assert "solutions/02_y.ipynb</h3>" not in page  # no claims: no section
+
+
+def test_strip_ansi():
+    assert strip_ansi("\x1b[0;31mValueError\x1b[0m: bad \x1b[1;32mthing\x1b[39m\x1b[K") == "ValueError: bad thing"
+    assert strip_ansi("plain [1m text") == "plain [1m text"
+
+
+# --------------------------------------------------------------------------- command-line errors
+
+
+def _one_line(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    assert len(lines) == 1, text
+    assert "Traceback" not in text
+    return lines[0]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5"])
+def test_timeout_must_be_a_positive_whole_number(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["build", "--root", str(tmp_path), "--timeout", value])
+    assert info.value.code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--timeout" in line and repr(value) in line and "aelab build --help" in line
+    assert not (tmp_path / "_build").exists()
+
+
+def test_build_rejects_a_nonpositive_timeout_in_python(tmp_path):
+    _write(tmp_path / "lectures" / "01.ipynb", AFTER_CELLS)
+    with pytest.raises(BuildError, match="positive"):
+        build(tmp_path, tmp_path / "_build", quick=True, timeout=0)
+
+
+def test_out_that_is_a_file_is_an_error_before_anything_runs(tmp_path, capsys, monkeypatch):
+    _write(tmp_path / "lectures" / "01.ipynb", AFTER_CELLS)
+    target = tmp_path / "site"
+    target.write_text("not a folder", encoding="utf-8")
+    monkeypatch.setattr(build_mod, "execute_notebook", lambda *a, **k: pytest.fail("a notebook ran"))
+    assert main(["build", "--quick", "--root", str(tmp_path), "--out", str(target)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("aelab build: --out ") and "is a file, not a folder" in line
+    assert target.read_text(encoding="utf-8") == "not a folder" and not (tmp_path / "_build").exists()
+
+
+@pytest.mark.parametrize("flag", ["AELAB_QUICK", "AELAB_OFFLINE", "AELAB_ZOO"])
+def test_bad_environment_flag_is_one_line_before_the_build(tmp_path, capsys, monkeypatch, flag):
+    _write(tmp_path / "lectures" / "01.ipynb", AFTER_CELLS)
+    monkeypatch.setenv(flag, "maybe")
+    monkeypatch.setattr(build_mod, "execute_notebook", lambda *a, **k: pytest.fail("a notebook ran"))
+    assert main(["build", "--root", str(tmp_path)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith(f"aelab build: {flag}='maybe' is not a boolean") and f"{flag}=1" in line
+    assert not (tmp_path / "_build").exists()
+
+
+def test_bad_environment_flag_from_the_real_command(tmp_path):
+    proc = run_aelab("build", "--root", tmp_path, tmp=tmp_path, timeout=120, AELAB_QUICK="maybe")
+    assert proc.returncode == 2
+    assert _one_line(proc.stderr).startswith("aelab build: AELAB_QUICK='maybe' is not a boolean: set AELAB_QUICK=1")
+
+
+def test_doctor_with_a_bad_flag_is_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("AELAB_OFFLINE", "perhaps")
+    assert main(["doctor"]) == 2
+    captured = capsys.readouterr()
+    assert _one_line(captured.err).startswith("aelab doctor: AELAB_OFFLINE='perhaps' is not a boolean")
+    assert captured.out == ""  # stopped before printing a partial report
+
+
+@pytest.mark.parametrize("argv", [["bulid"], ["build", "--bogus"], ["build", "--quick=yes"], []])
+def test_usage_errors_are_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "error:" in line and "--help" in line
+
+
+def test_unknown_command_names_the_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["bulid"])
+    assert "'build'" in capsys.readouterr().err
+
+
+def test_no_notebooks_exits_two(tmp_path, capsys):
     assert main(["build", "--quick", "--root", str(tmp_path)]) == 2
-    assert "no notebooks" in capsys.readouterr().err
+    assert "no notebooks" in _one_line(capsys.readouterr().err)
     assert not (tmp_path / "_build").exists()
 
 
 def test_unreadable_notebook_is_reported_not_a_crash(tmp_path, capsys):
-    from aelab.cli import main
-
     (tmp_path / "lectures").mkdir()
     (tmp_path / "lectures" / "03_broken.ipynb").write_text('{"cells": [', encoding="utf-8")
     assert main(["build", "--quick", "--root", str(tmp_path)]) == 1
@@ -172,26 +433,13 @@ def test_unreadable_notebook_is_reported_not_a_crash(tmp_path, capsys):
 
 def test_failed_claim_fails_the_build_even_if_its_notebook_ran(tmp_path, monkeypatch, capsys):
     """A notebook that catches a ClaimError still fails the build (full mode enforces every claim)."""
-    import aelab.build
-    from aelab.build import NotebookResult
-    from aelab.cli import main
-
     results = [NotebookResult(path="lectures/01.ipynb", claims=[{"kind": "claim", "text": "AE beats PCA",
                                                                  "status": "failed", "detail": ""}])]
-    monkeypatch.setattr(aelab.build, "build", lambda *a, **k: results)
+    monkeypatch.setattr(build_mod, "build", lambda *a, **k: BuildReport(results, quick=False, timeout=1800))
     assert main(["build", "--root", str(tmp_path)]) == 1
     assert "FAILED claim in lectures/01.ipynb: AE beats PCA" in capsys.readouterr().err
     results[0].claims[0]["status"] = "held"
     assert main(["build", "--root", str(tmp_path)]) == 0
-
-
-def test_unknown_command_is_a_usage_error(capsys):
-    from aelab.cli import main
-
-    with pytest.raises(SystemExit) as info:
-        main(["bulid"])
-    assert info.value.code == 2
-    assert "build" in capsys.readouterr().err
 
 
 def test_doctor(tmp_path):

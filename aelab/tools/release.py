@@ -9,11 +9,22 @@ and ``### END SOLUTION``; hidden tests sit between ``### BEGIN HIDDEN TESTS`` an
 same ones ``nbgrader generate_assignment`` uses, so ``nbgrader`` works on ``solutions/`` as is.
 
 Before anything is written every solution notebook is validated: unclosed, stray or nested
-markers, a solution region in a cell without ``solution: true``, a hidden-test region in a
-cell without ``grade: true``, a missing/duplicate/ill-formed ``grade_id``, a grade cell
-without ``points`` or a wrong ``schema_version`` stop the release with one error listing every
-problem by notebook and cell; nothing is written then. Files are written atomically
-(temporary file + rename) and only when their bytes change, so a re-run is byte-identical.
+markers, a marker in the wrong case or spelling (``### Begin Solution``: nbgrader would leave the
+answer in the lab), a code cell with ``solution: true`` but no markers (nbgrader would replace the
+whole cell, ``def`` line and docstring included), a solution region in a cell without
+``solution: true``, a hidden-test region in a cell without ``grade: true``, a
+missing/duplicate/ill-formed ``grade_id``, a grade cell without ``points`` or a wrong
+``schema_version`` stop the release with one error listing every problem by notebook and cell;
+nothing is written then.
+
+Every generated lab is marked in its metadata, ``"aelab": {"generated_from":
+"solutions/<its own name>", "cells_sha256": ...}``. A notebook in ``labs/`` whose solution is
+gone is removed only when it carries that mark for its own name and its cells are unchanged, so a
+student's ``…-Copy1.ipynb`` (a copy carries the original's mark, under another name), an
+instructor's notes or an edited lab are never deleted. Writes are all-or-nothing: every file is
+planned and validated first, then written atomically (:mod:`aelab.files`); if one write fails,
+the files already replaced are restored and nothing is removed. Files are written only when their
+bytes change, so a re-run is byte-identical.
 
 ``aelab release --check`` writes nothing and exits 1 naming each lab that is missing, differs
 from what its solution generates, or has no solution left — and each solution that was saved
@@ -24,13 +35,15 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
+import hashlib
+import json
 import re
 import sys
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
+
+from ..files import atomic_write_bytes
 
 SOLUTIONS_DIR = "solutions"
 LABS_DIR = "labs"
@@ -68,8 +81,23 @@ def _cell_where(nb_name: str, index: int, cell) -> str:
     return f"{nb_name}, cell {index + 1}" + (f" ({', '.join(bits)})" if bits else "")
 
 
+def _near_miss(marker: str) -> re.Pattern:
+    """A comment line that spells ``marker`` another way: other case, ``_``/``-`` for spaces, singular/plural."""
+    words = [re.escape(w.lower()).rstrip("s") + "s?" for w in marker.split()]
+    return re.compile(r"^\s*#.*\b" + r"[\s_-]*".join(words) + r"\b", re.IGNORECASE)
+
+
+_NEAR_MISSES = {m: _near_miss(m) for m in SOLUTION_MARKERS + HIDDEN_TEST_MARKERS}
+
+
 def _check_markers(source: str, markers: tuple[str, str], what: str, where: str) -> tuple[list[str], bool]:
-    """Problems with one kind of marker region in a cell's source, and whether it has a region."""
+    """Problems with one kind of marker region in a cell's source, and whether it has a region.
+
+    nbgrader treats a line *containing* the exact, upper-case marker as a marker. A comment
+    line spelling it any other way (``### Begin Solution``, ``### end hidden tests``,
+    ``### BEGIN_SOLUTION``) is silently kept as code by nbgrader, leaving the answer or the
+    hidden tests in the student's lab, so it is reported here.
+    """
     begin, end = markers
     problems: list[str] = []
     opened: tuple[int, str] | None = None  # line number and text of the open BEGIN
@@ -87,6 +115,12 @@ def _check_markers(source: str, markers: tuple[str, str], what: str, where: str)
             if opened is None:
                 problems.append(f"{where}: '{text}' at line {no} has no '{begin}' before it")
             opened = None
+        else:
+            for marker in markers:
+                if _NEAR_MISSES[marker].search(line):
+                    problems.append(f"{where}: '{text}' at line {no} is not a marker nbgrader recognizes (markers "
+                                    f"are case-sensitive): write '### {marker}', or nbgrader leaves the {what} "
+                                    "in the student's lab")
     if opened is not None:
         problems.append(f"{where}: '{opened[1]}' at line {opened[0]} is never closed by an '{end}' line")
     return problems, found
@@ -125,6 +159,10 @@ def validate(nb, nb_name: str) -> list[str]:
         if has_solution and not is_solution:
             problems.append(f"{where}: has a '### BEGIN SOLUTION' region but its nbgrader metadata lacks "
                             "`solution: true` (make it an exercise cell: in JupyterLab's nbgrader 'Create Assignment' panel choose 'Autograded answer')")
+        if is_solution and cell.get("cell_type") == "code" and not has_solution:
+            problems.append(f"{where}: has `solution: true` but no '### BEGIN SOLUTION' / '### END SOLUTION' lines; "
+                            "nbgrader would replace the whole cell (its def line and docstring too) with "
+                            "`raise NotImplementedError()`: put the markers around the answer, under the docstring")
         if has_tests and not is_grade:
             problems.append(f"{where}: has a '### BEGIN HIDDEN TESTS' region but its nbgrader metadata lacks "
                             "`grade: true` (make it a check cell: in JupyterLab's nbgrader 'Create Assignment' panel choose 'Autograder tests')")
@@ -176,9 +214,46 @@ def make_lab(solution, nb_name: str = "notebook"):
     resources: dict = {}
     for pre in (ClearSolutions(), ClearHiddenTests(), ClearOutput()):
         nb, resources = pre.preprocess(nb, resources)
-    nb.metadata["aelab"] = {"generated_from": nb_name,
+    nb.metadata["aelab"] = {"generated_from": nb_name, "cells_sha256": cells_digest(nb),
                             "note": "Generated by `aelab release`. Edit the solution notebook, not this file."}
     return nb
+
+
+def cells_digest(nb) -> str:
+    """SHA-256 (hex) of a notebook's cell types and sources: what a student's edits would change.
+
+    Outputs, execution counts and metadata are left out, so running or re-saving a lab keeps its
+    digest; editing any cell changes it. ``nb`` is a notebook node or the notebook's raw JSON.
+    """
+    def source(cell) -> str:  # a saved file may hold the source as a list of lines
+        text = cell.get("source", "")
+        return "".join(text) if isinstance(text, list) else text
+
+    cells = [[c.get("cell_type", ""), source(c)] for c in nb.get("cells", [])]
+    return hashlib.sha256(json.dumps(cells, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def generated_from(path: Path) -> tuple[str | None, bool]:
+    """Whether ``labs/<name>`` is a lab ``aelab release`` generated, and whether it is unchanged since.
+
+    Returns
+    -------
+    source : str or None
+        ``"solutions/<name>"`` when the notebook's metadata says it was generated from the
+        solution of its *own* name, else ``None`` (a notebook that is not JSON, has no mark, or
+        is a copy such as ``<name>-Copy1.ipynb`` whose mark names another file).
+    unchanged : bool
+        Whether its cells still match the digest stored when it was generated.
+    """
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        mark = nb.get("metadata", {}).get("aelab", {})
+        source = mark.get("generated_from")
+    except (OSError, ValueError, AttributeError):
+        return None, False
+    if source != f"{SOLUTIONS_DIR}/{path.name}":
+        return None, False
+    return source, mark.get("cells_sha256") == cells_digest(nb)
 
 
 def clear_outputs(nb):
@@ -206,16 +281,34 @@ def _read(path: Path, name: str):
         raise ReleaseError([f"{name}: cannot be read as a notebook ({type(exc).__name__}: {exc})"]) from None
 
 
-def plan(root: str | Path = ".") -> tuple[list[Planned], list[str]]:
-    """What ``aelab release`` writes: every lab (and solution needing its outputs cleared), and stale labs.
+@dataclass
+class ReleasePlan:
+    """Everything ``aelab release`` would do, decided before anything is written.
 
-    Returns
-    -------
-    planned : list of Planned
+    Attributes
+    ----------
+    writes : list of Planned
         One entry per lab ``labs/<name>`` generated from ``solutions/<name>``, plus one per
         solution notebook that was saved with outputs or execution counts.
     stale : list of str
-        Notebooks in ``labs/`` (relative paths) that have no solution any more.
+        Labs (relative paths) that ``aelab release`` generated, left unchanged, and whose solution
+        is gone: they are removed.
+    foreign : list of str
+        Notebooks in ``labs/`` without a solution that ``aelab release`` did not generate (a
+        student's ``…-Copy1.ipynb``, an instructor's notes): always left alone.
+    edited : list of str
+        Labs it generated whose solution is gone but whose cells were edited since: left alone
+        (``--check`` reports them, to be removed by hand).
+    """
+
+    writes: list[Planned] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)
+
+
+def plan(root: str | Path = ".") -> ReleasePlan:
+    """What ``aelab release`` writes and removes (see :class:`ReleasePlan`); nothing is written.
 
     Raises
     ------
@@ -228,7 +321,7 @@ def plan(root: str | Path = ".") -> tuple[list[Planned], list[str]]:
     sources = sorted(p for p in sol_dir.glob("*.ipynb")) if sol_dir.is_dir() else []
     if not sources:
         raise ReleaseError([f"no solution notebooks (*.ipynb) in {sol_dir}"])
-    planned: list[Planned] = []
+    result = ReleasePlan()
     problems: list[str] = []
     for path in sources:
         name = f"{SOLUTIONS_DIR}/{path.name}"
@@ -241,32 +334,68 @@ def plan(root: str | Path = ".") -> tuple[list[Planned], list[str]]:
         if found:
             problems += found
             continue
-        planned.append(Planned(f"{LABS_DIR}/{path.name}", render(make_lab(nb, name)), "lab"))
-        clean = render(clear_outputs(nb))
+        result.writes.append(Planned(f"{LABS_DIR}/{path.name}", render(make_lab(nb, name)), "lab"))
         if any(c.get("outputs") or c.get("execution_count") is not None for c in nb.cells if c.cell_type == "code"):
-            planned.append(Planned(name, clean, "solution without outputs"))
+            result.writes.append(Planned(name, render(clear_outputs(nb)), "solution without outputs"))
     if problems:
         raise ReleaseError(problems)
     names = {p.name for p in sources}
-    stale = sorted(f"{LABS_DIR}/{p.name}" for p in lab_dir.glob("*.ipynb") if p.name not in names) if lab_dir.is_dir() else []
-    return planned, stale
+    orphans = sorted(p for p in lab_dir.glob("*.ipynb") if p.name not in names) if lab_dir.is_dir() else []
+    for p in orphans:
+        rel = f"{LABS_DIR}/{p.name}"
+        source, unchanged = generated_from(p)
+        if source is None:
+            result.foreign.append(rel)
+        elif not unchanged:
+            result.edited.append(rel)
+        else:
+            result.stale.append(rel)
+    return result
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _write_all(root: Path, writes: list[Planned]) -> None:
+    """Write every planned file, or none: on a failed write, restore the files already replaced.
+
+    Raises
+    ------
+    OSError
+        The failed write's error (``filename``: the file that could not be written, relative to
+        ``root``), after the roll-back.
+    """
+    done: list[tuple[Path, bytes | None]] = []  # each file written and its bytes before (None: it was new)
+    made: list[Path] = []  # folders created here
+    current = ""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for p in writes:
+            current = p.path
+            target = root / p.path
+            for folder in reversed(target.parents):
+                if not folder.exists():
+                    folder.mkdir()
+                    made.append(folder)
+            before = target.read_bytes() if target.is_file() else None
+            atomic_write_bytes(target, p.data)
+            done.append((target, before))
+    except OSError as exc:
+        for target, before in reversed(done):
+            try:
+                if before is None:
+                    target.unlink()
+                else:
+                    atomic_write_bytes(target, before)
+            except OSError:
+                pass
+        for folder in reversed(made):
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                pass
+        raise OSError(exc.errno, exc.strerror or str(exc), current) from exc
+
+
+def _note_foreign(todo: ReleasePlan, out: TextIO) -> None:
+    for k in todo.foreign:
+        print(f"note: {k} left alone (not generated by `aelab release`: a copy or someone's notes)", file=out)
 
 
 def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None = None,
@@ -285,18 +414,19 @@ def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None =
     Returns
     -------
     int
-        Exit status: 0 done / in sync; 1 out of sync (``check``); 2 invalid solutions (nothing
-        was written).
+        Exit status: 0 done / in sync; 1 out of sync (``check``) or a write failed (every file
+        already replaced was restored); 2 invalid solutions (nothing was written).
     """
     out = out or sys.stdout
     err = err or sys.stderr
     root = Path(root)
     try:
-        planned, stale = plan(root)
+        todo = plan(root)
     except ReleaseError as exc:
         print(f"aelab release: {exc}", file=err)
         return 2
-    changed = [p for p in planned if not (root / p.path).is_file() or (root / p.path).read_bytes() != p.data]
+    changed = [p for p in todo.writes if not (root / p.path).is_file() or (root / p.path).read_bytes() != p.data]
+    n_labs = sum(p.why == "lab" for p in todo.writes)
     if check:
         for p in changed:
             if p.why == "lab":
@@ -306,22 +436,39 @@ def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None =
             else:
                 print(f"aelab release --check: {p.path} was saved with outputs or execution counts; "
                       "run `aelab release` to clear them", file=err)
-        for s in stale:
+        for s in todo.stale:
             print(f"aelab release --check: {s} has no solution in {SOLUTIONS_DIR}/; run `aelab release` to remove it",
                   file=err)
-        if changed or stale:
+        for k in todo.edited:
+            print(f"aelab release --check: {k} has no solution in {SOLUTIONS_DIR}/ and was edited since "
+                  "`aelab release` generated it; remove it by hand if it is not needed", file=err)
+        _note_foreign(todo, out)
+        if changed or todo.stale or todo.edited:
             return 1
-        n = sum(p.why == "lab" for p in planned)
-        print(f"labs in sync with solutions ({n} notebook{'s' * (n != 1)})", file=out)
+        print(f"labs in sync with solutions ({n_labs} notebook{'s' * (n_labs != 1)})", file=out)
         return 0
+    try:
+        _write_all(root, changed)
+    except OSError as exc:
+        where = getattr(exc, "filename", None) or "a file"
+        print(f"aelab release: cannot write {where} ({exc.strerror or exc}); nothing was changed: "
+              "fix that path's permissions or remove what is in the way, then run it again", file=err)
+        return 1
     for p in changed:
-        _atomic_write(root / p.path, p.data)
         print(f"wrote {p.path}" + (" (outputs cleared)" if p.why != "lab" else ""), file=out)
-    for s in stale:
-        (root / s).unlink()
+    for s in todo.stale:
+        try:
+            (root / s).unlink()
+        except OSError as exc:
+            print(f"aelab release: cannot remove {s} ({exc.strerror or exc}); remove it by hand", file=err)
+            return 1
         print(f"removed {s} (no solution for it any more)", file=out)
-    if not changed and not stale:
-        print(f"labs up to date ({sum(p.why == 'lab' for p in planned)} notebooks)", file=out)
+    for k in todo.edited:
+        print(f"note: {k} left alone: its solution is gone, but it was edited since `aelab release` generated "
+              "it; remove it by hand if it is not needed", file=out)
+    _note_foreign(todo, out)
+    if not changed and not todo.stale:
+        print(f"labs up to date ({n_labs} notebook{'s' * (n_labs != 1)})", file=out)
     return 0
 
 

@@ -1,0 +1,542 @@
+"""``aelab build``: execute the course's notebooks and publish them as a static HTML site.
+
+Every notebook under ``lectures/`` and ``solutions/`` is executed with nbclient (a fresh kernel
+each), rendered with nbconvert's ``HTMLExporter`` into ``_build/``, and summarized in
+``_build/index.html`` (rendered from the Jinja2 template ``templates/index.html.j2``) and
+``_build/report.json``: status, run time, the claims each notebook checked (held / failed /
+skipped) and the numbers it recorded with ``aelab.record``, beside the papers' values where a
+paper gives one.
+
+Reliability rules the build keeps:
+
+- The kernel's settings (``AELAB_REPORT_FILE``, ``AELAB_QUICK``) are passed in the kernel's own
+  environment (``start_kernel(env=...)``); the parent's ``os.environ`` is never changed.
+- One Ctrl-C (SIGINT) or SIGTERM stops the whole build: the running kernel is shut down, the
+  report says ``"interrupted": true`` and names the signal, and the notebooks not yet run are
+  listed under ``"not_run"``. Later signals during that short clean-up are ignored.
+- A cell that runs past ``timeout`` is reported as a timeout naming the cell and the limit.
+- Errors in ``report.json`` are plain text (ANSI colour codes removed).
+- Before any notebook runs, the old ``report.json`` is removed and ``index.html`` says "build in
+  progress", so a stale "all ok" page never sits beside new pages; the final index is written at
+  the end. Every file is written atomically with ordinary permissions (:mod:`aelab.files`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..files import atomic_write_text, clean_stale_temporaries
+from ..report import REPORT_ENV, read_report
+from ..runtime import QUICK_ENV
+
+__all__ = ["NOTEBOOK_DIRS", "BuildError", "BuildInterrupt", "NotebookResult", "BuildReport", "find_notebooks",
+           "execute_notebook", "render_index", "build", "strip_ansi"]
+
+NOTEBOOK_DIRS = ("lectures", "solutions")
+CLAIM_STATUSES = ("held", "failed", "skipped")
+TEMPLATE_DIR = Path(__file__).with_name("templates")
+INDEX_TEMPLATE = "index.html.j2"
+
+# CSI sequences (colours, cursor moves: ESC [ ... final byte) and two-byte escapes (ESC + one char)
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+
+
+class BuildError(ValueError):
+    """The build cannot start: no notebooks, an ``out`` that is a file or not writable, a bad timeout."""
+
+
+class BuildInterrupt(KeyboardInterrupt):
+    """SIGINT (Ctrl-C) or SIGTERM arrived during a build.
+
+    Attributes
+    ----------
+    signum : int
+        The signal's number (``signal.SIGINT`` or ``signal.SIGTERM``).
+    result : NotebookResult or None
+        The interrupted notebook's result, once its kernel has been shut down.
+    """
+
+    def __init__(self, signum: int, result: NotebookResult | None = None):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+        self.result = result
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences (the colour codes in IPython's tracebacks)."""
+    return _ANSI.sub("", text)
+
+
+@dataclass
+class NotebookResult:
+    """What happened to one notebook.
+
+    ``status`` is ``"ok"``, ``"failed"`` (a cell raised, the kernel died or never started),
+    ``"timeout"`` (a cell ran past the limit) or ``"interrupted"`` (SIGINT/SIGTERM).
+    ``failed_cell`` is the index of the cell in the notebook's list of cells (0-based, as
+    nbformat counts, markdown cells included) and ``failed_cell_source`` its first line.
+    """
+
+    path: str
+    status: str = "ok"
+    seconds: float = 0.0
+    error: str = ""
+    failed_cell: int | None = None
+    failed_cell_source: str = ""
+    claims: list[dict] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+    html: str = ""
+
+    @property
+    def where(self) -> str:
+        """``" at cell 2 (`raise RuntimeError(...)`)"``, or ``""`` when no cell is to blame."""
+        if self.failed_cell is None:
+            return ""
+        src = f" (`{self.failed_cell_source}`)" if self.failed_cell_source else ""
+        return f" at cell {self.failed_cell}{src}"
+
+    def claim_counts(self) -> dict[str, int]:
+        """``{"held": n, "failed": n, "skipped": n}`` for this notebook's claims."""
+        return {s: sum(c.get("status") == s for c in self.claims) for s in CLAIM_STATUSES}
+
+
+@dataclass
+class BuildReport:
+    """The whole build: one :class:`NotebookResult` per notebook run, and how the build ended.
+
+    ``interrupted`` is the signal's name (``"SIGINT"``, ``"SIGTERM"``) when the build was
+    stopped, else ``None``; ``not_run`` lists the notebooks (relative paths) it never started.
+    """
+
+    notebooks: list[NotebookResult]
+    quick: bool
+    timeout: int
+    seconds: float = 0.0
+    interrupted: str | None = None
+    not_run: list[str] = field(default_factory=list)
+
+    @property
+    def claims(self) -> dict[str, int]:
+        """Claim counts over all notebooks: ``{"held": n, "failed": n, "skipped": n}``."""
+        return {s: sum(r.claim_counts()[s] for r in self.notebooks) for s in CLAIM_STATUSES}
+
+    @property
+    def exit_signal(self) -> int | None:
+        """The number of the signal that stopped the build (for the exit status 128 + n), or ``None``."""
+        return int(signal.Signals[self.interrupted]) if self.interrupted else None
+
+    def to_json(self) -> dict:
+        """The content of ``report.json``."""
+        return {
+            "quick": self.quick,
+            "seconds": self.seconds,
+            "timeout": self.timeout,
+            "interrupted": self.interrupted is not None,
+            "signal": self.interrupted,
+            "not_run": list(self.not_run),
+            "notebooks": [asdict(r) for r in self.notebooks],
+            "claims": self.claims,
+        }
+
+
+def find_notebooks(root: Path, dirs=NOTEBOOK_DIRS) -> list[Path]:
+    """All ``*.ipynb`` under ``root/<dir>`` for each dir, sorted, skipping checkpoints."""
+    found: list[Path] = []
+    for d in dirs:
+        found += sorted(p for p in (Path(root) / d).glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return found
+
+
+# --------------------------------------------------------------------------- signals
+
+
+class _Signals:
+    """During a build, the first SIGINT or SIGTERM raises :class:`BuildInterrupt`; later ones are ignored.
+
+    Ignoring the later ones lets the build shut its kernel down and write the report after the
+    first. A signal ignored when the build starts (``nohup``, a background job) stays ignored.
+    Only the main thread can install handlers; elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._finishing = False
+        self._previous: dict[int, object] = {}
+
+    def _handler(self, signum, frame) -> None:
+        if self.received is None and not self._finishing:
+            self.received = signum
+            raise BuildInterrupt(signum)
+
+    def finishing(self) -> None:
+        """From now on signals are ignored: the build is writing its report and is about to end."""
+        self._finishing = True
+
+    @contextmanager
+    def installed(self) -> Iterator[_Signals]:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                old = signal.getsignal(sig)
+                if old is signal.SIG_IGN:
+                    continue
+                self._previous[sig] = signal.SIG_DFL if old is None else old
+                signal.signal(sig, self._handler)
+        try:
+            yield self
+        finally:
+            for sig, old in self._previous.items():
+                signal.signal(sig, old)
+            self._previous.clear()
+
+
+def _signal_of(exc: KeyboardInterrupt) -> int:
+    return exc.signum if isinstance(exc, BuildInterrupt) else int(signal.SIGINT)
+
+
+# --------------------------------------------------------------------------- one notebook
+
+
+@dataclass
+class _Running:
+    """Where an execution is: the cell being run and the kernel's process group."""
+
+    cell: int | None = None
+    pgid: int | None = None
+
+
+def _cancel_pending_tasks() -> None:
+    """Cancel the tasks an interrupted nbclient call left in this thread's event loop."""
+    from jupyter_core.utils import ensure_event_loop
+
+    loop = ensure_event_loop()
+    if loop.is_running():
+        return
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in tasks:
+        t.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+
+
+def _run_cells(client, nb, env: dict, running: _Running) -> None:
+    """Start a kernel with ``env``, run every cell in order, shut the kernel down.
+
+    nbclient's ``execute()`` installs its own SIGINT/SIGTERM handlers in the event loop, which
+    turn a Ctrl-C into a dead kernel and a failed notebook while the build goes on; this runs the
+    same steps with nbclient's synchronous API, so that a signal raises in this thread.
+    """
+    client.reset_execution_trackers()
+    with client.setup_kernel(env=env):  # shuts the kernel down on the way out, whatever happens
+        provisioner = getattr(client.km, "provisioner", None)
+        running.pgid = getattr(provisioner, "pgid", None) or getattr(provisioner, "pid", None)
+        try:
+            info = client.wait_for_reply(client.kc.kernel_info())
+            if info is not None and "language_info" in info["content"]:
+                nb.metadata["language_info"] = info["content"]["language_info"]
+            for index, cell in enumerate(nb.cells):
+                running.cell = index
+                client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+            running.cell = None
+            client.set_widgets_metadata()
+        except BaseException as exc:
+            from nbclient.exceptions import CellExecutionError
+
+            if not isinstance(exc, CellExecutionError):  # a busy or broken kernel: do not wait for it
+                client.shutdown_kernel = "immediate"
+            if isinstance(exc, KeyboardInterrupt):
+                _cancel_pending_tasks()
+            raise
+
+
+def _stop_kernel(client, running: _Running) -> None:
+    """Make sure no kernel process (or a child of it) outlives a failed or interrupted notebook."""
+    km = client.km
+    if km is not None and getattr(km, "has_kernel", False):  # setup did not get to clean up
+        from jupyter_core.utils import ensure_async, run_sync
+
+        async def shutdown() -> None:
+            await ensure_async(km.shutdown_kernel(now=True))
+
+        try:
+            run_sync(shutdown)()
+        except Exception:  # already dead, or the loop is gone: the kill below is enough
+            pass
+    if running.pgid:
+        try:  # the kernel runs in its own session: its process group holds it and its children
+            os.killpg(running.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _first_line(source: str) -> str:
+    line = next((ln.strip() for ln in strip_ansi(source).splitlines() if ln.strip()), "")
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
+def _describe_failure(result: NotebookResult, exc: Exception, timeout: int) -> None:
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(exc, CellTimeoutError):
+        result.status = "timeout"
+        result.error = f"timed out: still running after the {timeout} s limit per cell (raise it with --timeout)"
+    elif isinstance(exc, CellExecutionError):
+        result.status = "failed"
+        result.error = f"{exc.ename}: {exc.evalue}" if exc.evalue else exc.ename
+    elif isinstance(exc, DeadKernelError):
+        result.status = "failed"
+        result.error = "the kernel died (out of memory, or the process was killed)"
+    else:  # a kernel that never started, a broken kernelspec, ...
+        result.status = "failed"
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        result.error = f"{type(exc).__name__}: {lines[-1]}" if lines else type(exc).__name__
+    result.error = strip_ansi(result.error).strip()
+
+
+def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout: int) -> NotebookResult:
+    """Execute one notebook in a fresh kernel, write its HTML page, return its result.
+
+    Parameters
+    ----------
+    path : Path
+        The notebook, under ``root``.
+    root, out : Path
+        The course root and the site folder; the page goes to ``out/<path relative to root>.html``.
+    quick : bool
+        Run the kernel with ``AELAB_QUICK=1`` (else ``0``).
+    timeout : int
+        Seconds allowed per cell.
+
+    Returns
+    -------
+    NotebookResult
+        A cell error, a timeout, a dead kernel or an unreadable notebook is a result, not an
+        exception.
+
+    Raises
+    ------
+    BuildInterrupt
+        On SIGINT/SIGTERM (or ``KeyboardInterrupt``), after the kernel was shut down and the
+        page of what ran was written; ``.result`` holds the notebook's result.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    rel = path.relative_to(root).as_posix()
+    result = NotebookResult(path=rel)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # not JSON, not a notebook: report it and go on with the others
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        result.status = "failed"
+        result.error = strip_ansi(f"{rel} is not a readable notebook ({type(exc).__name__}: {first}). "
+                                  "Fix: restore it from git or re-save it in JupyterLab")
+        return result
+    fd, report_file = tempfile.mkstemp(prefix="aelab-report-", suffix=".jsonl")
+    os.close(fd)
+    # the kernel's settings go into its own environment; this process's os.environ is untouched
+    env = {**os.environ, REPORT_ENV: report_file, QUICK_ENV: "1" if quick else "0"}
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    running = _Running()
+    interrupt: BuildInterrupt | None = None
+    start = time.perf_counter()
+    try:
+        try:
+            _run_cells(client, nb, env, running)
+        except Exception as exc:  # a cell error, a timeout, a dead kernel or a kernel that never started
+            _describe_failure(result, exc, timeout)
+    except KeyboardInterrupt as exc:
+        interrupt = BuildInterrupt(_signal_of(exc), result)
+        result.status = "interrupted"
+        result.error = f"interrupted by {signal.Signals(interrupt.signum).name}; the build stopped here"
+    finally:
+        if result.status != "ok":
+            _stop_kernel(client, running)
+        result.seconds = time.perf_counter() - start
+        result.claims, result.records = read_report(report_file)
+        os.unlink(report_file)
+    if result.status != "ok" and running.cell is not None:
+        result.failed_cell = running.cell
+        result.failed_cell_source = _first_line(nb.cells[running.cell].get("source", ""))
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    html_rel = rel[:-len(".ipynb")] + ".html"
+    atomic_write_text(out / html_rel, body)
+    result.html = html_rel
+    if interrupt is not None:
+        raise interrupt
+    return result
+
+
+# --------------------------------------------------------------------------- the index page
+
+
+@functools.lru_cache(maxsize=1)
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = _fmt
+    return env.get_template(INDEX_TEMPLATE)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return ""
+    return f"{v:#.4g}" if isinstance(v, float) else str(v)
+
+
+def _anchor(path: str) -> str:
+    return "nb-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path).strip("-")
+
+
+def render_index(report: BuildReport, *, queued: list[str] | None = None) -> str:
+    """The site's index page, rendered from ``templates/index.html.j2``.
+
+    Parameters
+    ----------
+    report : BuildReport
+        The build so far (or finished).
+    queued : list of str, optional
+        Given while the build runs: the notebooks about to run. The page then says "build in
+        progress" and shows no results.
+
+    Returns
+    -------
+    str
+        A complete HTML document: the summary, one row per notebook (status, run time, held /
+        skipped / failed claims), the key numbers beside the papers' values, and every claim
+        grouped by notebook.
+    """
+    notebooks = []
+    for r in report.notebooks:
+        notebooks.append({"path": r.path, "html": r.html, "status": r.status, "seconds": r.seconds, "where": r.where,
+                          "error": r.error, "counts": r.claim_counts(), "n_claims": len(r.claims),
+                          "anchor": _anchor(r.path)})
+    records = [{"notebook": r.path, **e} for r in report.notebooks for e in r.records]
+    claims = [{"path": r.path, "anchor": _anchor(r.path), "claims": r.claims} for r in report.notebooks if r.claims]
+    mode = ("quick mode (AELAB_QUICK=1: sizes shrunk; claims needing full training skipped)" if report.quick
+            else "full mode")
+    return _template().render(
+        in_progress=queued is not None, queued=list(queued or []), mode=mode, seconds=report.seconds,
+        timeout=report.timeout, interrupted=report.interrupted, not_run=list(report.not_run),
+        counts=report.claims, notebooks=notebooks, records=records, claims=claims,
+    )
+
+
+# --------------------------------------------------------------------------- the whole build
+
+
+def _start_site(out: Path, report: BuildReport, rels: list[str]) -> None:
+    """Remove the old report and say "build in progress" before any notebook runs."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for folder in {out} | {(out / rel).parent for rel in rels}:  # what killed builds left behind
+            clean_stale_temporaries(folder)
+        (out / "report.json").unlink(missing_ok=True)
+        atomic_write_text(out / "index.html", render_index(report, queued=rels))
+    except OSError as exc:
+        raise BuildError(f"cannot write the site to {out} ({exc.strerror or exc}); pass a writable folder "
+                         "with --out") from None
+
+
+def _finish_site(out: Path, report: BuildReport) -> None:
+    atomic_write_text(out / "report.json", json.dumps(report.to_json(), indent=2))
+    atomic_write_text(out / "index.html", render_index(report))
+
+
+def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800, dirs=NOTEBOOK_DIRS,
+          progress: bool = True) -> BuildReport:
+    """Execute every notebook, write ``out/index.html``, ``out/report.json`` and one HTML page per notebook.
+
+    Parameters
+    ----------
+    root : path
+        The course root holding ``dirs``.
+    out : path
+        The site folder (created if missing).
+    quick : bool
+        Run the kernels in quick mode (``AELAB_QUICK=1``).
+    timeout : int
+        Seconds allowed per cell (> 0).
+    dirs : sequence of str
+        Folders under ``root`` whose ``*.ipynb`` are executed, in this order.
+    progress : bool
+        Show a progress bar and one line per notebook on stderr.
+
+    Returns
+    -------
+    BuildReport
+        Every notebook's result; ``interrupted`` names the signal if SIGINT/SIGTERM stopped the
+        build (the report and index are written either way). The caller decides the exit status.
+
+    Raises
+    ------
+    BuildError
+        Before anything runs: if ``timeout`` is not a positive int, ``out`` is an existing file or
+        cannot be written, or no notebook is found under ``root``'s ``dirs``.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
+        raise BuildError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    root, out = Path(root).resolve(), Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise BuildError(f"--out {out} is a file, not a folder; pass a folder (it is created if missing)")
+    notebooks = find_notebooks(root, dirs)
+    if not notebooks:
+        raise BuildError(f"no notebooks under {', '.join(str(root / d) for d in dirs)}")
+    rels = [p.relative_to(root).as_posix() for p in notebooks]
+    report = BuildReport([], quick=quick, timeout=timeout)
+    _start_site(out, report, rels)
+    start = time.perf_counter()
+    with _Signals().installed() as signals:
+        bar = tqdm(notebooks, desc="aelab build", unit="notebook", disable=not progress, file=sys.stderr)
+        try:
+            for path, rel in zip(bar, rels):
+                bar.set_postfix_str(rel)
+                r = execute_notebook(path, root, out, quick=quick, timeout=timeout)
+                report.notebooks.append(r)
+                if progress:
+                    c = r.claim_counts()
+                    where = "" if r.status == "ok" else f"{r.where}: {r.error}"
+                    tqdm.write(f"{'✔' if r.status == 'ok' else '✘'} {rel}  {r.seconds:6.1f} s  claims held "
+                               f"{c['held']}/{len(r.claims)}{where}", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            report.interrupted = signal.Signals(_signal_of(exc)).name
+            done = {r.path for r in report.notebooks}
+            current = next((rel for rel in rels if rel not in done), None)
+            if isinstance(exc, BuildInterrupt) and exc.result is not None:
+                report.notebooks.append(exc.result)
+            elif current is not None:
+                report.notebooks.append(NotebookResult(path=current, status="interrupted",
+                                                       error=f"interrupted by {report.interrupted}"))
+            if progress:
+                last = report.notebooks[-1] if report.notebooks else None
+                at = f" in {last.path}{last.where}" if last else ""
+                tqdm.write(f"■ interrupted by {report.interrupted}{at}; kernel shut down, stopping the build",
+                           file=sys.stderr)
+        finally:
+            bar.close()
+        done = {r.path for r in report.notebooks}
+        report.not_run = [rel for rel in rels if rel not in done]
+        report.seconds = time.perf_counter() - start
+        signals.finishing()
+        _finish_site(out, report)
+    return report
