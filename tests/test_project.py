@@ -44,10 +44,6 @@ def _conda_names() -> tuple[set[str], list[str]]:
 
 # --- pyproject.toml and environment.yml cannot drift ------------------------------------
 
-def test_norm():
-    assert _norm("scikit_learn") == _norm("Scikit-Learn") == "scikit-learn"
-
-
 def test_declared_dependencies_include_the_essentials():
     deps = set(_pyproject_deps())
     for name in ["torch", "torchvision", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "tqdm", "scikit-learn",
@@ -71,11 +67,22 @@ def test_environment_yml_installs_this_package_from_conda_forge():
 
 
 def test_console_script_and_pytest_config():
-    assert PYPROJECT["project"]["scripts"]["aelab"] == "aelab.cli:main"
+    assert PYPROJECT["project"]["scripts"]["aelab"] == "aelab.tools.cli:main"
     ini = PYPROJECT["tool"]["pytest"]["ini_options"]
     assert {"tests", "lectures", "solutions"} <= set(ini["testpaths"])
     assert "--nbval-lax" in ini["addopts"].split()
     assert any(m.startswith("slow") for m in ini["markers"])
+
+
+def test_slow_marker_deselects_the_notebooks():
+    """`pytest -m "not slow"` is the fast inner loop: it must leave out every nbval notebook."""
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "not slow",
+                           "lectures", "solutions"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    collected = [ln for ln in proc.stdout.splitlines() if ".ipynb::" in ln]
+    assert not collected, collected[:5]
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "lectures"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert any(".ipynb::" in ln for ln in proc.stdout.splitlines()), proc.stdout[-2000:]
 
 
 def test_constraints_pin_a_torch_torchvision_pair():
@@ -150,13 +157,15 @@ def test_notebook_file_names_follow_the_course_map(path):
 def test_labs_mirror_solutions():
     labs = sorted(p.name for p in (ROOT / "labs").glob("*.ipynb"))
     solutions = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
-    assert labs == solutions or not labs  # labs/ is generated from solutions/
+    assert solutions, "no solutions/ notebooks"
+    assert labs == solutions  # labs/ is generated from solutions/, one lab per solution
 
 
 # --- the package's import boundaries --------------------------------------------------------
 
 def test_models_losses_train_do_not_import_plotting_or_torchvision():
-    code = ("import sys, aelab, aelab.models, aelab.losses, aelab.train, aelab.data, aelab.plot, aelab.zoo\n"
+    code = ("import sys, aelab, aelab.models, aelab.losses, aelab.train, aelab.data, aelab.plot, aelab.zoo, "
+            "aelab.widgets, aelab.checks\n"
             "bad = [m for m in ('matplotlib', 'ipywidgets', 'torchvision') if m in sys.modules]\n"
             "print(bad); sys.exit(1 if bad else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
