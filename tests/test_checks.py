@@ -294,25 +294,96 @@ def test_principal_angles_rejects_nan():
     reject(checks.principal_angles, unclamped, match="clamp the cosines")
 
 
-def _train_with_mistake(X, k, *, epochs, batch_size, lr, seed, step=True):
-    """The lab's training loop with a student's mistake: ``step=False`` never calls optimizer.step()."""
-    torch.manual_seed(seed)
+def _train_with_mistake(X, k, *, epochs, batch_size, lr, seed, step=True, loss="per_example", record="mean",
+                        lr_factor=1.0, seeded=True):
+    """The lab's training loop with one student's mistake.
+
+    ``step=False`` never calls optimizer.step(); ``loss="mse"`` is F.mse_loss (mean over the D
+    values too), ``loss="batch_sum"`` sums over the batch; ``record="batch_total"`` adds the batch
+    losses without dividing, ``"example_total"`` adds ``loss * len(xb)`` without dividing by N,
+    ``"last_batch"`` keeps the last batch's loss; ``lr_factor`` scales the learning rate;
+    ``seeded=False`` draws the weights and the batch order from torch's global RNG.
+    """
+    if seeded:
+        torch.manual_seed(seed)
     model = nn.Sequential(nn.Linear(X.shape[1], k), nn.Linear(k, X.shape[1]))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr * lr_factor)
+    generator = torch.Generator().manual_seed(seed) if seeded else None
     losses = []
     for _ in range(epochs):
-        perm = torch.randperm(len(X))
+        perm = torch.randperm(len(X), generator=generator)
         total = 0.0
         for i in range(0, len(X), batch_size):
             xb = X[perm[i:i + batch_size]]
-            loss = (model(xb) - xb).pow(2).sum(1).mean()
+            if loss == "mse":
+                batch_loss = F.mse_loss(model(xb), xb)
+            elif loss == "batch_sum":
+                batch_loss = (model(xb) - xb).pow(2).sum()
+            else:
+                batch_loss = (model(xb) - xb).pow(2).sum(1).mean()
             optimizer.zero_grad()
-            loss.backward()
+            batch_loss.backward()
             if step:
                 optimizer.step()
-            total += loss.item() * len(xb)
-        losses.append(total / len(X))
+            total += batch_loss.item() * (1 if record == "batch_total" else len(xb))
+        if record == "last_batch":
+            losses.append(batch_loss.item())
+        elif record in ("batch_total", "example_total"):
+            losses.append(total)
+        else:
+            losses.append(total / len(X))
     return model, losses
+
+
+def test_train_linear_ae_passes_the_solution_under_100_seeds(capsys, one_thread):
+    train_linear_ae = solution("train_linear_ae")
+    for seed in range(100):
+        torch.manual_seed(seed)  # whatever the global RNG
+        checks.train_linear_ae(train_linear_ae, seed=seed)
+        out = capsys.readouterr().out
+        assert out.startswith("✔ Exercise 4") and "losses in squared error per example" in out, (seed, out)
+
+
+def test_train_linear_ae_leaves_torch_rng_alone_and_seeds_an_unseeded_student(capsys, one_thread):
+    def unseeded(X, k, **kw):
+        return _train_with_mistake(X, k, **kw, seeded=False)
+
+    praise = set()
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        checks.train_linear_ae(unseeded)
+        praise.add(capsys.readouterr().out)
+    assert len(praise) == 1, "the verdict on a student who does not seed depends on the global RNG"
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    checks.train_linear_ae(solution("train_linear_ae"))  # it calls torch.manual_seed(seed) itself
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_train_linear_ae_accepts_a_summed_loss_divided_by_n(one_thread):
+    """Summing over the batch is right if the epoch total is divided by N (not weighted by the batch size)."""
+    def sum_then_divide(X, k, *, epochs, batch_size, lr, seed):
+        model, totals = _train_with_mistake(X, k, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                                            loss="batch_sum", record="batch_total")
+        return model, [t / len(X) for t in totals]
+
+    checks.train_linear_ae(sum_then_divide)
+
+
+@pytest.mark.parametrize("mistake, hint", [
+    ({"loss": "mse"}, r"12× too small, D = 12 being the number of values per example: .*F\.mse_loss"),
+    ({"loss": "batch_sum"}, r"64× too big, 64 being the batch size: your batch loss sums over the examples"),
+    ({"record": "batch_total"}, r"8× too big, 8 being the number of batches per epoch: you added up the batch losses"),
+    ({"record": "example_total"}, r"512× too big, N = 512 being the number of examples: .* did not divide"),
+    ({"record": "last_batch"}, r"do you record only the last batch's loss\?"),
+])
+def test_train_linear_ae_rejects_wrong_loss_units(mistake, hint, one_thread):
+    msg = reject(checks.train_linear_ae, lambda X, k, **kw: _train_with_mistake(X, k, **kw, **mistake),
+                 match=hint)
+    assert "with lr=0 the weights never move" in msg and "squared error per example" in msg
+    assert msg.count("× too") <= 1  # one hint, the one meant for this mistake
 
 
 def test_train_linear_ae_rejects_missing_step_and_wrong_loss_count(one_thread):
@@ -320,20 +391,24 @@ def test_train_linear_ae_rejects_missing_step_and_wrong_loss_count(one_thread):
     reject(checks.train_linear_ae, lambda X, k, **kw: _train_with_mistake(X, k, **kw, step=False),
            match="did not go down")
 
-    def last_batch_only(X, k, **kw):
+    def last_epoch_only(X, k, **kw):
         model, losses = train_linear_ae(X, k, **kw)
         return model, losses[-1:]
 
-    reject(checks.train_linear_ae, last_batch_only, match="one loss per epoch")
+    reject(checks.train_linear_ae, last_epoch_only, match="one loss per epoch")
 
 
-def test_train_linear_ae_rejects_too_few_steps(one_thread):
+def test_train_linear_ae_rejects_too_few_steps_within_10_percent_of_pca(one_thread):
     train_linear_ae = solution("train_linear_ae")
 
     def one_batch_per_epoch(X, k, *, epochs, batch_size, lr, seed):
         return train_linear_ae(X[:batch_size], k, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
 
-    reject(checks.train_linear_ae, one_batch_per_epoch, match="more than 10 % above PCA")
+    # its loss is the error on the first batch only, not on all of X
+    reject(checks.train_linear_ae, one_batch_per_epoch, match=r"mean over ALL the epoch's batches")
+    # right unit, too small a learning rate: the old test, the error within 10 % of PCA's, catches it
+    reject(checks.train_linear_ae, lambda X, k, **kw: _train_with_mistake(X, k, **kw, lr_factor=0.1),
+           match="more than 10 % above PCA")
 
 
 def test_ae_to_pca_rejects_qr_only_and_uncentred():
@@ -355,14 +430,19 @@ def test_ae_to_pca_rejects_qr_only_and_uncentred():
 # lab 02: wrong answers
 
 
-def _autoencoder_with_mistake(dims, *, code_activation=False, hidden_activation=True, sigmoid=True, mirror=True,
-                              flatten=True):
-    """A student's ``build_autoencoder`` with one of the mistakes the check must name."""
+def _autoencoder_with_mistake(dims, *, code_activation=None, hidden_activation=True, sigmoid=True, mirror=True,
+                              flatten=True, relu_before_sigmoid=False):
+    """A student's ``build_autoencoder`` with one of the mistakes the check must name.
+
+    ``code_activation`` is an activation class put after the code layer (e.g. ``nn.Tanh``).
+    """
     enc = [nn.Flatten()] if flatten else []
     for i in range(len(dims) - 1):
         enc.append(nn.Linear(dims[i], dims[i + 1]))
-        if (i < len(dims) - 2 and hidden_activation) or (i == len(dims) - 2 and code_activation):
+        if i < len(dims) - 2 and hidden_activation:
             enc.append(nn.ReLU())
+        elif i == len(dims) - 2 and code_activation is not None:
+            enc.append(code_activation())
     rev = dims[::-1] if mirror else dims
     dec = []
     for i in range(len(rev) - 1):
@@ -370,24 +450,75 @@ def _autoencoder_with_mistake(dims, *, code_activation=False, hidden_activation=
         if i < len(rev) - 2:
             if hidden_activation:
                 dec.append(nn.ReLU())
-        elif sigmoid:
-            dec.append(nn.Sigmoid())
+        else:
+            if relu_before_sigmoid:
+                dec.append(nn.ReLU())
+            if sigmoid:
+                dec.append(nn.Sigmoid())
     return nn.Sequential(*enc), nn.Sequential(*dec)
 
 
 @pytest.mark.parametrize("mistake, hint", [
-    ({"code_activation": True}, "code layer should be linear"),
-    ({"sigmoid": False}, "nn.Sigmoid"),
+    ({"code_activation": nn.ReLU}, r"applies a ReLU after it .* sets every negative code value to 0"),
+    ({"code_activation": nn.Tanh}, r"applies a Tanh after it .* squashes every code value into \(−1, 1\)"),
+    ({"code_activation": nn.LeakyReLU}, r"applies a LeakyReLU after it .* still bends the code"),
+    ({"code_activation": nn.ELU}, r"applies a ELU after it .* Any nonlinearity there bends the code"),
+    ({"relu_before_sigmoid": True}, r"never go below 0\.5 .* sigmoid\(≥ 0\) ≥ 0\.5"),
+    ({"sigmoid": False}, "end the decoder with nn.Sigmoid"),
     ({"hidden_activation": False}, "affine"),
     ({"mirror": False}, "mirror the encoder"),
     ({"flatten": False}, "nn.Flatten"),
 ])
 def test_mirrored_autoencoder_rejects_common_mistakes(mistake, hint):
-    reject(checks.mirrored_autoencoder, lambda d: _autoencoder_with_mistake(d, **mistake), match=hint)
+    msg = reject(checks.mirrored_autoencoder, lambda d: _autoencoder_with_mistake(d, **mistake), match=hint)
+    if "code_activation" in mistake:
+        assert "the code layer should be linear" in msg and "Linear(256, 30)" in msg
 
 
-def test_mirrored_autoencoder_leaves_torch_rng_alone():
+def test_mirrored_autoencoder_names_an_activation_applied_in_forward():
+    class TanhCode(nn.Module):
+        def __init__(self, dims):
+            super().__init__()
+            self.net = _autoencoder_with_mistake(dims)[0]
+
+        def forward(self, x):
+            return torch.tanh(self.net(x))
+
+    def build(dims):
+        return TanhCode(dims), _autoencoder_with_mistake(dims)[1]
+
+    reject(checks.mirrored_autoencoder, build, match=r"applies a Tanh after it .* squashes every code value")
+
+
+@pytest.mark.parametrize("seeds", [[4, 7, 26, 31], range(200)], ids=["seeds 4 7 26 31", "200 seeds"])
+def test_mirrored_autoencoder_passes_the_solution_whatever_the_global_rng(seeds, capsys, one_thread):
+    """The reference used to fail for about 1 global seed in 5 (e.g. 4, 7, 26, 31): the verdict
+    depended on the student's random initial weights."""
     build_autoencoder = solution("build_autoencoder")
+    praise = set()
+    for seed in seeds:
+        torch.manual_seed(seed)
+        checks.mirrored_autoencoder(build_autoencoder)
+        praise.add(capsys.readouterr().out)
+    assert len(praise) == 1 and next(iter(praise)).startswith("✔ Exercise 1")
+
+
+def test_mirrored_autoencoder_seeds_the_students_weights_and_leaves_torch_rng_alone():
+    build_autoencoder = solution("build_autoencoder")
+    weights = []
+
+    def recording(dims):
+        encoder, decoder = build_autoencoder(dims)
+        weights.append(encoder[1].weight.detach().clone())
+        return encoder, decoder
+
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        checks.mirrored_autoencoder(recording)
+    assert torch.equal(weights[0], weights[3]), "the initial weights depend on the student's global RNG"
+    checks.mirrored_autoencoder(recording, seed=1)
+    assert not torch.equal(weights[0], weights[6]), "another seed should draw other weights"
+
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
@@ -406,13 +537,41 @@ def test_squared_error_rejects_mse_sum_item_and_sqrt():
     reject(c, lambda xh, x: (xh - x).flatten(1).norm(dim=1).mean(), match="wrong value")
 
 
-def test_precision_at_k_rejects_counting_the_query_itself():
-    def with_self(codes, labels, k=10):
+def _ranked(scores_of, *, largest=True, leave_out_self=True):
+    """A student's precision@k: each row's top-k ``scores_of(flat)`` (float32, as a student computes it)."""
+    def precision(codes, labels, k=10):
         flat = codes.flatten(1)
-        idx = torch.cdist(flat, flat).topk(k, largest=False).indices  # the query is its own nearest neighbour
+        scores = scores_of(flat)
+        if leave_out_self:
+            scores.fill_diagonal_(-float("inf") if largest else float("inf"))
+        idx = scores.topk(k, largest=largest).indices
         return (labels[idx] == labels[:, None]).float().mean().item()
+    return precision
 
-    reject(checks.precision_at_k, with_self, match="its own nearest neighbour")
+
+def _cosine(flat):
+    unit = flat / flat.norm(dim=1, keepdim=True)
+    return unit @ unit.T
+
+
+def test_precision_at_k_accepts_cosine_however_it_is_computed():
+    # the similarity matrix by F.cosine_similarity, or the smallest cosine DISTANCES 1 − cos
+    checks.precision_at_k(_ranked(lambda f: F.cosine_similarity(f[:, None], f[None], dim=2)))
+    checks.precision_at_k(_ranked(lambda f: 1 - _cosine(f), largest=False))
+
+
+@pytest.mark.parametrize("student, hint", [
+    (_ranked(_cosine, leave_out_self=False), r"its own most similar one \(cosine 1\): leave the query"),
+    (_ranked(lambda f: torch.cdist(f, f), largest=False),
+     r"You ranked neighbours by Euclidean distance; lecture 02 and this lab rank neighbours by cosine similarity"
+     r".*normalize the rows to length 1"),
+    (_ranked(lambda f: f @ f.T), r"plain dot product, which favours long vectors: normalize the rows"),
+    (_ranked(_cosine, largest=False), r"k LEAST similar examples"),
+], ids=["query itself", "Euclidean", "dot product", "least similar"])
+def test_precision_at_k_rejects_each_mistake_with_its_hint(student, hint):
+    msg = reject(checks.precision_at_k, student, match=hint)
+    others = ["own most similar", "Euclidean distance", "plain dot product", "LEAST similar"]
+    assert sum(other in msg for other in others) == 1, msg
 
 
 def test_precision_at_k_rejects_unflattened_images_and_per_query_results():
@@ -421,9 +580,9 @@ def test_precision_at_k_rejects_unflattened_images_and_per_query_results():
         return d.mean()
 
     def per_query(codes, labels, k=10):
-        d = torch.cdist(codes.flatten(1), codes.flatten(1))
-        d.fill_diagonal_(float("inf"))
-        idx = d.topk(k, largest=False).indices
+        similarity = _cosine(codes.flatten(1))
+        similarity.fill_diagonal_(-float("inf"))
+        idx = similarity.topk(k).indices
         return (labels[idx] == labels[:, None]).float().mean(1)
 
     reject(checks.precision_at_k, no_flatten, match="wrong precision")

@@ -19,18 +19,22 @@ check re-raises :class:`CheckFailed` naming the input, and the notebook shows th
 Every check takes ``seed`` (default 0): :func:`_gen` turns the exercise and the seed into a
 generator whose seed is derived by SHA-256 from ``"<lab>/<number>/<seed>"`` (stable across
 Python runs and machines, unlike ``hash()``), so each exercise draws its own inputs and another
-seed draws other ones, which is what the hidden tests of the solutions use. Inputs are handed
-to the student as copies, and a function that modifies its input in place is rejected
-(:func:`_unchanged`; it would corrupt the lab's data).
+seed draws other ones, which is what the hidden tests of the solutions use. A check whose
+student function draws from torch's global RNG itself (building layers draws their initial
+weights) runs it under :func:`_global_rng`, seeded for the exercise and seed inside
+``torch.random.fork_rng``: the verdict never depends on the student's RNG state, and the state
+is left as it was. Inputs are handed to the student as copies, and a function that modifies its
+input in place is rejected (:func:`_unchanged`; it would corrupt the lab's data).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,6 +234,33 @@ def _derived_seed(ex: Exercise, seed: int) -> int:
 def _gen(ex: Exercise, seed: int) -> torch.Generator:
     """A fresh CPU generator for ``ex``'s inputs, seeded by :func:`_derived_seed` (never torch's global RNG)."""
     return torch.Generator().manual_seed(_derived_seed(ex, seed))
+
+
+@contextlib.contextmanager
+def _global_rng(ex: Exercise, seed: int) -> Iterator[None]:
+    """Run the student's code with torch's global CPU RNG seeded for ``ex`` and ``seed``, then restore it.
+
+    For checks whose student function draws from the global RNG (``nn.Linear``'s initial weights,
+    ``torch.randperm`` without a generator): the verdict must not depend on the student's RNG
+    state, and running a check must not change what the notebook's next cells draw.
+
+    Parameters
+    ----------
+    ex : Exercise
+        The exercise being checked.
+    seed : int
+        The check's ``seed``; the global RNG gets ``_derived_seed(ex, seed) + 1`` (the inputs'
+        generator has ``_derived_seed(ex, seed)``: two different streams).
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is not a non-negative int.
+    """
+    derived = _derived_seed(ex, seed) + 1  # < 2**63: a valid torch seed
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derived)
+        yield
 
 
 def _orthonormal(rows: int, cols: int, g: torch.Generator, *, orth_to_ones: bool = False) -> torch.Tensor:

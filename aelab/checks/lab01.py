@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._machinery import (Exercise, _data_with_spectrum, _exercise, _fail, _finite, _fmt, _gen, _max_angle_deg,
-                         _orthonormal, _pca, _praise, _shape, _student, _tensor, _unchanged)
+from ._machinery import (Exercise, _data_with_spectrum, _exercise, _fail, _finite, _fmt, _gen, _global_rng,
+                         _max_angle_deg, _orthonormal, _pca, _praise, _shape, _student, _tensor, _unchanged)
 
 __all__ = ["pca_svd", "tied_autoencoder", "principal_angles", "train_linear_ae", "ae_to_pca"]
 
@@ -266,23 +266,71 @@ def _train_problem(ex: Exercise, seed: int) -> torch.Tensor:
     return _data_with_spectrum(n, 12, [2.0 * n**0.5, 1.4 * n**0.5, 0.3 * n**0.5], 0.5, g, noise=0.05)
 
 
+def _squared_error_per_example(ex: Exercise, model, x: torch.Tensor, label: str) -> float:
+    """The squared error per example of ``model`` on ``x``: ``Σ_d (model(x) − x)²`` averaged over rows (float64)."""
+    if isinstance(model, nn.Module):
+        model.eval()
+    with torch.no_grad():
+        x_hat = model(x.clone())
+    x_hat = _tensor(ex, x_hat, "model(X)", label)
+    _shape(ex, x_hat, tuple(x.shape), "model(X)", label, "The model must map (N, D) inputs to (N, D) reconstructions.")
+    _finite(ex, x_hat, "model(X)", label)
+    return (x_hat.double() - x.double()).pow(2).sum(1).mean().item()
+
+
+def _loss_unit_hint(ratio: float, *, d: int, batch_size: int, n: int) -> str:
+    """The mistake that makes a reported epoch loss ``ratio`` times the true squared error per example."""
+    def near(factor: float) -> bool:
+        return math.isclose(ratio, factor, rel_tol=1e-3)
+
+    if near(1 / d):
+        return (f"Yours is {d}× too small, D = {d} being the number of values per example: you averaged over each "
+                "example's values too (F.mse_loss, or .mean() of all the squared errors). The course's unit is the "
+                "squared error per example: sum over the D values of each example, then average over the examples, "
+                "((x_hat - x) ** 2).sum(dim=1).mean() — what squared_error_per_image computes.")
+    if near(batch_size):
+        return (f"Yours is {batch_size}× too big, {batch_size} being the batch size: your batch loss sums over the "
+                "examples of the batch. Average over them: a batch's loss is the mean, over its examples, of each "
+                "example's summed squared error.")
+    if near(n / batch_size):
+        return (f"Yours is {n // batch_size}× too big, {n // batch_size} being the number of batches per epoch: you "
+                "added up the batch losses without dividing. The epoch's loss is their mean, each batch weighted by "
+                "its size: total += loss.item() * len(xb) for every batch, then total / N.")
+    if near(n):
+        return (f"Yours is {n}× too big, N = {n} being the number of examples: you added loss.item() * len(xb) over "
+                "the epoch but did not divide the total by N.")
+    return ""
+
+
 @_exercise("01", 4, "train_linear_ae")
 def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``train_linear_ae(X, k, *, epochs, batch_size, lr, seed) -> (model, losses)``.
 
     Expected: trains a linear autoencoder (e.g. ``aelab.models.LinearAutoencoder(D, k)``) on
-    ``X`` ``(N, D)`` by mini-batch gradient descent (Adam) on the squared error per example,
+    ``X`` ``(N, D)`` by mini-batch gradient descent (Adam) on the squared error per example
+    (``Σ_d (x̂_d − x_d)²`` averaged over the examples, the unit of Hinton & Salakhutdinov 2006),
     and returns the model (``model(X)`` gives ``(N, D)`` reconstructions) and a list of
-    ``epochs`` floats, the mean training loss of each epoch.
+    ``epochs`` floats: each epoch's mean training loss, every batch weighted by its size.
 
-    Inputs: ``epochs=2`` (only the number of losses is checked), then 512 examples in 12-D
-    near a 3-D subspace, ``k=2``, ``epochs=20, batch_size=64, lr=3e-2`` (160 steps, about a second).
+    Inputs: 512 examples in 12-D near a 3-D subspace, ``k=2``, ``batch_size=64`` (8 batches
+    per epoch), first with ``epochs=2, lr=0``, then ``epochs=20, lr=3e-2`` (160 steps, about a
+    second). The student's function runs with torch's global RNG seeded for the check and
+    restored afterwards, so a function that does not seed itself gets the same verdict on every
+    run, and the notebook's later random draws do not depend on whether the check ran.
 
-    Tolerances (after the 20 epochs): the squared error per example of ``model(X)`` within 10 %
+    With ``lr=0`` the weights never move, so each epoch's loss must equal the returned model's
+    squared error per example over all of ``X`` (relative tolerance ``1e-4``; float32 rounding
+    is about ``1e-7``). That pins the unit: ``F.mse_loss`` (``D = 12``× too small), a loss
+    summed over the batch (64× too big), an epoch total not divided (by the 8 batches or the
+    512 examples) and the last batch's loss alone (off by the batch's sampling noise, about
+    5 %) are each rejected with their own hint.
+
+    Tolerances after the 20 epochs: the squared error per example of ``model(X)`` within 10 %
     of PCA-2's (the optimum; the lab's loop lands within about 5 % of it, while one batch per
-    epoch or a learning rate ten times too small land 7 to 25 times above it), the subspace
-    of the reconstructions within 5° of PCA's, and the last epoch's loss below 0.9 times the
-    first's.
+    epoch or a learning rate ten times too small land 7 to 25 times above it), the subspace of
+    the reconstructions within 5° of PCA's, the last epoch's loss below 0.9 times the first's
+    and within 25 % of the final model's error (it is measured while the weights still move;
+    the lab's loop lands within 1 %).
 
     Parameters
     ----------
@@ -294,8 +342,8 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong number of losses, losses that do not go down, or an error/subspace too far
-        from PCA's.
+        On a wrong number of losses, losses in the wrong unit (with the hint for the mistake),
+        losses that do not go down, or an error/subspace too far from PCA's.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -303,11 +351,12 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
     call = _student(ex, student_fn)
     x = _train_problem(ex, seed)
     n, d = x.shape
-    k = 2
+    k, batch_size = 2, 64
 
-    def run(epochs, label):
+    def run(epochs, lr, label):
         x_in = x.clone()
-        out = call(x_in, k, epochs=epochs, batch_size=64, lr=3e-2, seed=seed, case=label)
+        with _global_rng(ex, seed):  # a student who does not seed draws the same weights on every run
+            out = call(x_in, k, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, case=label)
         _unchanged(ex, x, x_in, "X", label)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise _fail(ex, f"return two things, `return model, losses`; got {type(out).__name__} on {label}")
@@ -325,21 +374,40 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
                             "as given?")
         return model, losses
 
-    run(2, "epochs=2, k=2, 512 examples in 12-D")
-    label = "epochs=20, batch_size=64, lr=3e-2, k=2, 512 examples in 12-D lying near a 3-D subspace"
-    model, losses = run(20, label)
+    # lr=0: nothing moves, so every epoch's loss is exactly the returned model's error on all of X
+    label = f"epochs=2, batch_size={batch_size}, lr=0 (the weights never move), k={k}, {n} examples in {d}-D"
+    model, losses = run(2, 0.0, label)
+    err = _squared_error_per_example(ex, model, x, label)
+    for epoch, value in enumerate(losses, 1):
+        if math.isclose(value, err, rel_tol=1e-4):
+            continue
+        hint = _loss_unit_hint(value / err, d=d, batch_size=batch_size, n=n)
+        if not hint and not math.isclose(losses[0], losses[1], rel_tol=1e-4):
+            hint = ("Your two epochs report different losses although nothing changes between them: do you record "
+                    "only the last batch's loss? The epoch's loss is the mean over ALL its batches, each weighted by "
+                    "its size (total += loss.item() * len(xb), then total / N). (An optimizer that ignores the lr "
+                    "argument does that too.)")
+        if not hint:
+            hint = ("It should be the mean over ALL the epoch's batches (not the last batch's loss alone) of the "
+                    "squared error per example (summed over each example's D values, averaged over the examples), "
+                    "each batch weighted by its size.")
+        raise _fail(ex, f"with lr=0 the weights never move, so the loss of epoch {epoch} must equal your model's "
+                        f"squared error per example over all N={n} examples, {err:.4g}; yours is {value:.4g} — on "
+                        f"{label}. {hint}")
+
+    label = f"epochs=20, batch_size={batch_size}, lr=3e-2, k={k}, {n} examples in {d}-D lying near a 3-D subspace"
+    model, losses = run(20, 3e-2, label)
     if not losses[-1] < 0.9 * losses[0]:
         raise _fail(ex, f"your loss did not go down (first epoch {losses[0]:.4g}, last {losses[-1]:.4g}) on {label}. "
                         "Each step needs optimizer.zero_grad(), loss.backward() and optimizer.step().")
-    if isinstance(model, nn.Module):
-        model.eval()
-    with torch.no_grad():
-        x_hat = model(x.clone())
-    x_hat = _tensor(ex, x_hat, "model(X)", label)
-    _shape(ex, x_hat, (n, d), "model(X)", label, "The model must map (N, D) inputs to (N, D) reconstructions.")
-    _finite(ex, x_hat, "model(X)", label)
-    x64, r = x.double(), x_hat.double()
-    err = (r - x64).pow(2).sum(1).mean().item()
+    err = _squared_error_per_example(ex, model, x, label)
+    if not 1 / 1.25 < losses[-1] / err < 1.25:
+        hint = _loss_unit_hint(losses[-1] / err, d=d, batch_size=batch_size, n=n) or (
+            "The epoch's loss is the mean over all its batches of the squared error per example, each batch "
+            "weighted by its size; near the end of training it is close to the final model's error.")
+        raise _fail(ex, f"your last epoch's loss, {losses[-1]:.4g}, is far from your trained model's squared error "
+                        f"per example on X, {err:.4g}, on {label}. {hint}")
+    x64 = x.double()
     mean, comps = _pca(x, k)
     pca_err = ((x64 - mean) - (x64 - mean) @ comps.T @ comps).pow(2).sum(1).mean().item()
     if err > 1.10 * pca_err + 1e-3:
@@ -347,11 +415,14 @@ def train_linear_ae(student_fn: Callable, *, seed: int = 0) -> None:
                         f"PCA-{k}'s (the best a linear AE can do) on {label}. Check that every mini-batch takes a "
                         "step: optimizer.zero_grad(); loss = squared error; loss.backward(); optimizer.step(); "
                         "and that every example is used each epoch (a new permutation per epoch).")
-    _, vh = _pca(r, k)
+    with torch.no_grad():
+        x_hat = model(x.clone()).double()
+    _, vh = _pca(x_hat, k)
     angle = _max_angle_deg(vh, comps)
     if angle > 5.0:
         raise _fail(ex, f"your model's reconstructions span a subspace {angle:.1f}° away from PCA's on {label}.")
-    _praise(ex, f"error {100 * (err / pca_err - 1):+.2f} % vs PCA-{k}, subspace within {angle:.2f}° after 20 epochs", 2)
+    _praise(ex, f"losses in squared error per example; error {100 * (err / pca_err - 1):+.2f} % vs PCA-{k}, "
+                f"subspace within {angle:.2f}° after 20 epochs", 2)
 
 
 @_exercise("01", 5, "ae_to_pca")

@@ -14,7 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._machinery import _exercise, _fail, _finite, _gen, _praise, _shape, _student, _tensor, _unchanged
+from ._machinery import (_exercise, _fail, _finite, _gen, _global_rng, _praise, _shape, _student, _tensor,
+                         _unchanged)
 
 __all__ = ["mirrored_autoencoder", "squared_error_per_image", "precision_at_k", "interpolate_codes", "nearest_distance"]
 
@@ -36,6 +37,58 @@ def _is_affine(f: Callable, a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.allclose(f(a + b) + f(zero), f(a) + f(b), rtol=1e-3, atol=1e-4)
 
 
+def _leaves(module: nn.Module) -> list[nn.Module]:
+    """The modules of ``module`` that have no children, in registration (= nn.Sequential) order."""
+    return [m for m in module.modules() if next(m.children(), None) is None]
+
+
+def _after_last_linear(module: nn.Module) -> list[nn.Module]:
+    """The leaf modules registered after ``module``'s last ``nn.Linear`` (what an nn.Sequential runs after it)."""
+    leaves = _leaves(module)
+    last = max(i for i, m in enumerate(leaves) if isinstance(m, nn.Linear))
+    return leaves[last + 1:]
+
+
+def _last_linear_output(module: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``module(x)`` and what its last ``nn.Linear`` computed during that call (None if it did not run)."""
+    layer = [m for m in module.modules() if isinstance(m, nn.Linear)][-1]
+    seen: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda mod, inputs, output: seen.append(output))
+    try:
+        out = module(x)
+    finally:
+        hook.remove()
+    return out, (seen[-1] if seen else None)
+
+
+#: What a nonlinearity on the code layer does to the code, by the module's class name.
+_CODE_ACTIVATION_HINTS = {
+    "ReLU": "A ReLU there sets every negative code value to 0 (about half of them): the code loses half "
+            "of what it could say.",
+    "Tanh": "A Tanh there squashes every code value into (−1, 1): large values saturate and stop telling "
+            "images apart.",
+    "Sigmoid": "A Sigmoid there squashes every code value into (0, 1): large values saturate and stop telling "
+               "images apart.",
+    "LeakyReLU": "A LeakyReLU there still bends the code (negative values shrink 100×): the code layer must "
+                 "be linear, so only the HIDDEN layers get an activation.",
+}
+_CODE_ACTIVATION_BY_VALUE = {"ReLU": torch.relu, "Tanh": torch.tanh, "Sigmoid": torch.sigmoid,
+                             "LeakyReLU": nn.functional.leaky_relu}
+
+
+def _code_layer_hint(encoder: nn.Module, z: torch.Tensor, code: torch.Tensor | None) -> tuple[str, str]:
+    """(what the encoder applies after its last Linear, the hint for it) for a code that is not linear."""
+    after = [type(m).__name__ for m in _after_last_linear(encoder)
+             if not isinstance(m, (nn.Identity, nn.Flatten, nn.Unflatten))]
+    name = after[0] if after else None
+    if name is None and code is not None:  # applied in a custom forward, e.g. torch.relu(...): find it by its values
+        name = next((n for n, f in _CODE_ACTIVATION_BY_VALUE.items()
+                     if torch.allclose(z.double(), f(code).double(), rtol=1e-5, atol=1e-6)), None)
+    what = f"a {name}" if name else "something"
+    return what, _CODE_ACTIVATION_HINTS.get(name, "Any nonlinearity there bends the code: put activations only "
+                                                  "after the HIDDEN layers, none after the last Linear.")
+
+
 @_exercise("02", 1, "build_autoencoder")
 def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``build_autoencoder(dims) -> (encoder, decoder)``: a deep AE with a mirrored decoder.
@@ -43,13 +96,21 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     Expected for ``dims = (d0, d1, ..., dc)``: ``encoder`` is an ``nn.Module`` mapping
     ``(N, d0)`` — or images ``(N, 1, 28, 28)`` when ``d0 = 784`` (start with ``nn.Flatten()``)
     — through Linear layers ``d0→d1→…→dc``, a nonlinearity after every hidden layer and a
-    LINEAR code layer; ``decoder`` maps ``(N, dc)`` back through ``dc→…→d1→d0`` with hidden
-    nonlinearities and a final ``nn.Sigmoid`` (pixels in [0, 1]), output ``(N, d0)``.
+    LINEAR code layer (Hinton & Salakhutdinov 2006: linear code units); ``decoder`` maps
+    ``(N, dc)`` back through ``dc→…→d1→d0`` with hidden nonlinearities and a final
+    ``nn.Sigmoid`` (pixels in [0, 1]) applied directly to its last Linear layer, output ``(N, d0)``.
 
-    Inputs: ``(784, 256, 30)``, ``(20, 10, 5, 2)`` and ``(6, 3)`` (no hidden layer).
-    Properties checked: Linear layer sizes in order; output shapes; the code is the output of
-    the encoder's last Linear layer (a linear code: nothing after it, whatever the initial
-    weights); encoder and decoder are not affine when there are hidden layers (tested on
+    Inputs: ``(784, 256, 30)``, ``(20, 10, 5, 2)`` and ``(6, 3)`` (no hidden layer); 64 random
+    inputs in [0, 1] per case and 64 codes ``3·N(0, 1)``. The student's function is called with
+    torch's global RNG seeded from (lab, exercise, ``seed``), so the initial weights, and with
+    them the verdict, never depend on the student's global RNG state; that state is restored
+    afterwards.
+
+    Properties checked, structurally (true whatever the initial weights): Linear layer sizes in
+    order; output shapes; the code is exactly the output of the encoder's last Linear layer
+    (hook on that layer; ``rtol=1e-5``); the decoder's output is exactly ``sigmoid`` of its last
+    Linear layer's output (so a ``ReLU`` before the ``Sigmoid``, which keeps every pixel ≥ 0.5,
+    is rejected); encoder and decoder are not affine when there are hidden layers (tested on
     ``f(a+b)+f(0) = f(a)+f(b)``, tolerance 1e-3); decoder outputs inside [0, 1].
 
     Parameters
@@ -57,22 +118,27 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
     student_fn : callable
         The student's ``build_autoencoder``.
     seed : int
-        Draws other random inputs (the hidden tests use another seed).
+        Draws other random inputs and initial weights (the hidden tests use another seed).
 
     Raises
     ------
     CheckFailed
-        Naming the dims and the property that failed.
+        Naming the dims and the property that failed, with a hint for a nonlinearity on the code
+        layer (ReLU, Tanh, Sigmoid, LeakyReLU or any other), a missing Sigmoid, a ReLU before
+        the Sigmoid, a missing hidden nonlinearity, an unmirrored decoder or a missing Flatten.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
+    ValueError
+        If ``seed`` is not a non-negative int.
     """
     ex = mirrored_autoencoder.exercise
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     cases = [(784, 256, 30), (20, 10, 5, 2), (6, 3)]
     n_params = 0
-    torch_state = torch.random.get_rng_state()  # building layers draws from torch's RNG: leave it as it was
-    try:
+    # building layers draws the initial weights from torch's global RNG: seed it for this check (the
+    # verdict must not depend on the student's RNG state) and leave it as it was
+    with _global_rng(ex, seed):
         for dims in cases:
             label = f"dims={dims}"
             out = call(dims, case=label)
@@ -93,24 +159,20 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
             shape = (n, 1, 28, 28) if dims[0] == 784 else (n, dims[0])
             x = torch.rand(shape, generator=g)
             with torch.no_grad():
-                code_layer = [m for m in encoder.modules() if isinstance(m, nn.Linear)][-1]  # dims[-2] -> dims[-1]
-                code_out: list[torch.Tensor] = []
-                hook = code_layer.register_forward_hook(lambda module, inputs, output: code_out.append(output))
                 try:
-                    z = encoder(x)
+                    z, code = _last_linear_output(encoder, x)
                 except Exception as exc:
                     hint = " Start the encoder with nn.Flatten()." if len(shape) == 4 else ""
                     raise _fail(ex, f"the encoder failed on input of shape {shape} ({label}).{hint}") from exc
-                finally:
-                    hook.remove()
                 z = _tensor(ex, z, "encoder output", label)
                 _shape(ex, z, (n, dims[-1]), "the encoder's output (the code)", label)
-                # the code is what the last Linear computes: any activation after it changes the values
-                # (a test of the values' signs alone would depend on the random initial weights)
-                if not code_out or not torch.allclose(z.double(), code_out[-1].double(), rtol=1e-5, atol=1e-6):
-                    raise _fail(ex, f"the code layer should be linear (no activation after the encoder's last Linear): "
-                                    f"your encoder's output is not the output of its Linear({dims[-2]}, {dims[-1]}) "
-                                    f"on {label}. A ReLU there kills half the code.")
+                # the code is what the last Linear computes: anything after it changes the values, whatever
+                # the initial weights (a test of the values' signs alone would depend on them)
+                if code is None or not torch.allclose(z.double(), code.double(), rtol=1e-5, atol=1e-6):
+                    what, hint = _code_layer_hint(encoder, z, code)
+                    raise _fail(ex, f"the code layer should be linear: the code is the output of the encoder's last "
+                                    f"Linear({dims[-2]}, {dims[-1]}) itself, but your encoder applies {what} after it "
+                                    f"on {label}. {hint}")
                 flat = (n, dims[0])
                 if len(dims) > 2 and _is_affine(encoder, torch.rand(flat, generator=g).reshape(shape),
                                                 torch.rand(flat, generator=g).reshape(shape)):
@@ -118,7 +180,7 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
                                     "nn.ReLU() after every hidden Linear layer, or the deep AE is just a linear AE.")
                 codes = 3 * torch.randn(n, dims[-1], generator=g)
                 try:
-                    y = decoder(codes)
+                    y, logits = _last_linear_output(decoder, codes)
                 except Exception as exc:
                     raise _fail(ex, f"the decoder failed on codes of shape {(n, dims[-1])} ({label}).") from exc
                 y = _tensor(ex, y, "decoder output", label)
@@ -127,6 +189,17 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
                 if (y < 0).any() or (y > 1).any():
                     raise _fail(ex, f"the decoder's outputs go from {y.min():.3g} to {y.max():.3g} on {label}; pixels "
                                     "live in [0, 1]: end the decoder with nn.Sigmoid().")
+                if logits is None or not torch.allclose(y.double(), torch.sigmoid(logits.double()), rtol=1e-5,
+                                                        atol=1e-6):
+                    if y.min() >= 0.5:
+                        raise _fail(ex, f"your decoder's outputs never go below 0.5 (smallest {y.min():.3g} on "
+                                        f"{label}), so it can never draw a black pixel (0): something between its "
+                                        "last Linear and the Sigmoid — a ReLU? — makes every input of the Sigmoid "
+                                        "≥ 0, and sigmoid(≥ 0) ≥ 0.5. End the decoder with Linear → Sigmoid, "
+                                        "nothing in between.")
+                    raise _fail(ex, f"the decoder's output should be nn.Sigmoid() applied directly to its last "
+                                    f"Linear({dims[1]}, {dims[0]})'s output; yours is something else on {label}. "
+                                    "End the decoder with Linear → Sigmoid, nothing in between.")
                 if len(dims) > 2:
                     def logit(c):
                         p = decoder(c).double().clamp(1e-7, 1 - 1e-7)
@@ -135,8 +208,6 @@ def mirrored_autoencoder(student_fn: Callable, *, seed: int = 0) -> None:
                     if _is_affine(logit, a, b):
                         raise _fail(ex, f"the decoder has no hidden nonlinearity on {label}: put an activation after "
                                         "every Linear layer except the last (which gets the Sigmoid).")
-    finally:
-        torch.random.set_rng_state(torch_state)
     _praise(ex, f"mirrored, linear code, nonlinear hidden layers, sigmoid output; {cases[0]} has "
                 f"{n_params:,} parameters", len(cases))
 
@@ -219,18 +290,56 @@ def squared_error_per_image(student_fn: Callable, *, seed: int = 0) -> None:
     _praise(ex, f"values within {worst:.1e} (relative) of the squared error per image, gradients right", len(cases))
 
 
+def _precision(labels: torch.Tensor, scores: torch.Tensor, k: int, *, largest: bool,
+               leave_out_self: bool = True) -> float:
+    """Precision@k for a score matrix: the mean fraction of same-label examples among each row's top ``k``.
+
+    Parameters
+    ----------
+    labels : torch.Tensor
+        int64, shape ``(N,)``.
+    scores : torch.Tensor
+        float, shape ``(N, N)``: similarities (``largest=True``) or distances (``largest=False``);
+        not modified.
+    k : int
+        Neighbours per query, ``1 <= k <= N - 1`` when the query is left out.
+    largest : bool
+        Whether the neighbours are the largest scores (similarities) or the smallest (distances).
+    leave_out_self : bool
+        Whether the diagonal (each query with itself) is excluded.
+
+    Returns
+    -------
+    float
+        In [0, 1].
+    """
+    scores = scores.clone()
+    if leave_out_self:
+        scores.fill_diagonal_(-math.inf if largest else math.inf)
+    idx = scores.topk(k, largest=largest).indices
+    return (labels[idx] == labels[:, None]).double().mean().item()
+
+
 @_exercise("02", 3, "precision_at_k")
 def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
-    """Check ``precision_at_k(codes, labels, k) -> float``: retrieval precision by label.
+    """Check ``precision_at_k(codes, labels, k) -> float``: retrieval precision by label, by cosine similarity.
 
     Expected: ``codes`` float ``(N, ...)`` (codes ``(N, c)`` or images ``(N, 1, 28, 28)``,
-    flattened per example), ``labels`` int64 ``(N,)``; for each example, its ``k`` nearest
-    OTHER examples by Euclidean distance; returns the fraction of them with the same label,
-    averaged over all N examples (a float or 0-dim tensor in [0, 1]).
+    flattened per example; no all-zero row), ``labels`` int64 ``(N,)``; for each example, its
+    ``k`` most similar OTHER examples by cosine similarity of the flattened vectors,
+    ``cos(a, b) = a·b / (‖a‖ ‖b‖)``; returns the fraction of them with the same label, averaged
+    over all N examples (a float or 0-dim tensor in [0, 1]).
+
+    Why cosine: lecture 02 ranks neighbours the same way, as Hinton & Salakhutdinov (2006) do
+    for document retrieval with their codes; it compares directions and ignores lengths (an
+    image's total ink, a code's scale), so the lab, the lecture and this check use one definition.
 
     Inputs: 3 labelled clusters in 2-D (k=5), random 8-D codes (k=1), every other example as a
-    neighbour (k=N−1), images of shape (N, 1, 4, 4), and 4 points on a line (k=1) where
-    counting the query itself changes the answer. Tolerance: ``1e-6`` (no ties in the inputs).
+    neighbour (k=N−1), images of shape (N, 1, 4, 4) (k=3), 40 vectors in 3-D whose label is their
+    direction and whose lengths range from 0.1 to 10 (k=5; Euclidean distance and the plain dot
+    product rank them differently), and 4 vectors at angles 0°, 10°, 25°, 70° with lengths 1, 4, 1,
+    4 and labels [0, 1, 0, 1] (k=1; precision 0 by cosine, 0.5 by Euclidean distance, 1 when the
+    query counts itself). Tolerance: ``1e-6`` (no ties in the inputs).
 
     Parameters
     ----------
@@ -242,17 +351,25 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong value (with a hint when the query counts itself) or a non-scalar.
+        On a wrong value (with a hint when the query counts itself, when neighbours are ranked by
+        Euclidean distance, by the unnormalized dot product or by the LEAST similar) or a
+        non-scalar.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = precision_at_k.exercise
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
-    centres = torch.tensor([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]])
+    centres = torch.tensor([[3.0, 0.0], [-1.5, 2.6], [-1.5, -2.6]])
     lab3 = torch.arange(60) % 3
     clusters = centres[lab3] + 1.2 * torch.randn(60, 2, generator=g)
     rand_lab = torch.randint(0, 4, (30,), generator=g)
+    lab_dir = torch.arange(40) % 2
+    directions = torch.tensor([[1.0, 0.2, 0.0], [0.2, 1.0, 0.3]])[lab_dir] + 0.25 * torch.randn(40, 3, generator=g)
+    lengths = 10 ** (2 * torch.rand(40, 1, generator=g) - 1)  # 0.1 to 10, log-uniform
+    by_direction = directions / directions.norm(dim=1, keepdim=True) * lengths
+    angles = torch.deg2rad(torch.tensor([0.0, 10.0, 25.0, 70.0]))
+    four = torch.stack([angles.cos(), angles.sin()], 1) * torch.tensor([[1.0], [4.0], [1.0], [4.0]])
     cases = [
         ("60 points in 3 labelled clusters in 2-D, k=5", clusters, lab3, 5),
         ("30 random 8-D codes with 4 labels, k=1", torch.randn(30, 8, generator=g), rand_lab, 1),
@@ -260,10 +377,29 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
          torch.randint(0, 3, (20,), generator=g), 19),
         ("25 'images' of shape (1, 4, 4) with 2 labels, k=3", torch.rand(25, 1, 4, 4, generator=g),
          torch.randint(0, 2, (25,), generator=g), 3),
-        ("4 points on a line at 0, 1, 3, 6 with labels [0, 1, 0, 1], k=1",
-         torch.tensor([[0.0], [1.0], [3.0], [6.0]]), torch.tensor([0, 1, 0, 1]), 1),
+        ("40 vectors in 3-D labelled by their direction, lengths from 0.1 to 10, k=5", by_direction, lab_dir, 5),
+        ("4 vectors at angles 0°, 10°, 25°, 70° with lengths 1, 4, 1, 4 and labels [0, 1, 0, 1], k=1",
+         four, torch.tensor([0, 1, 0, 1]), 1),
     ]
-    worst = 0.0
+    # the mistakes with a hint of their own: each is named only if it explains the answers on EVERY input
+    # (on one input two rankings can give the same fraction by chance)
+    mistakes = [
+        (" Each example is its own most similar one (cosine 1): leave the query itself out, e.g. by setting the "
+         "diagonal of the similarity matrix to -infinity before taking the top k.",
+         lambda flat, cosine, labels, k: _precision(labels, cosine, k, largest=True, leave_out_self=False)),
+        (" You ranked neighbours by Euclidean distance; lecture 02 and this lab rank neighbours by cosine "
+         "similarity, which compares directions and ignores lengths: normalize the rows to length 1 "
+         "(flat / flat.norm(dim=1, keepdim=True)), then the similarities are the matrix product of the normalized "
+         "rows with their transpose; take the k LARGEST of each row, leaving out the query itself.",
+         lambda flat, cosine, labels, k: _precision(labels, torch.cdist(flat, flat), k, largest=False)),
+        (" You ranked neighbours by the plain dot product, which favours long vectors: normalize the rows to "
+         "length 1 first, so that the dot product is the cosine similarity.",
+         lambda flat, cosine, labels, k: _precision(labels, flat @ flat.T, k, largest=True)),
+        (" You took the k LEAST similar examples: the neighbours are the k LARGEST cosine similarities "
+         "(topk(k, largest=True)), or equivalently the k smallest cosine distances 1 − cos.",
+         lambda flat, cosine, labels, k: _precision(labels, cosine, k, largest=False)),
+    ]
+    answers = []  # (label, k, the student's value, the scores and labels each mistake needs)
     for label, codes, labels, k in cases:
         c_in, l_in = codes.clone(), labels.clone()
         out = call(c_in, l_in, k, case=label)
@@ -279,23 +415,20 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
         except (TypeError, ValueError):
             raise _fail(ex, f"return a number, got {type(out).__name__} on {label}") from None
         flat = codes.double().flatten(1)
-        d = torch.cdist(flat, flat)
-        d.fill_diagonal_(float("inf"))
-        idx = d.topk(k, largest=False).indices
-        ref = (labels[idx] == labels[:, None]).double().mean().item()
+        unit = flat / flat.norm(dim=1, keepdim=True)
+        answers.append((label, k, val, (flat, unit @ unit.T, labels, k)))
+    worst = 0.0
+    for label, k, val, inputs in answers:
+        ref = _precision(inputs[2], inputs[1], k, largest=True)
         if not math.isclose(val, ref, abs_tol=1e-6):
-            d_self = torch.cdist(flat, flat)
-            idx_self = d_self.topk(k, largest=False).indices
-            with_self = (labels[idx_self] == labels[:, None]).double().mean().item()
-            why = ""
-            if math.isclose(val, with_self, abs_tol=1e-6):
-                why = (" Each example is its own nearest neighbour (distance 0): leave the query itself out, e.g. by "
-                       "setting the diagonal of the distance matrix to infinity.")
-            elif not 0 <= val <= 1:
+            why = next((hint for hint, mistake in mistakes
+                        if all(math.isclose(v, mistake(*ins), abs_tol=1e-6) for _, _, v, ins in answers)), "")
+            if not why and not 0 <= val <= 1:
                 why = " A precision is a fraction between 0 and 1."
             raise _fail(ex, f"wrong precision@{k} on {label} (it is not {val:.4g}).{why}")
         worst = max(worst, abs(val - ref))
-    _praise(ex, f"precision@k within {worst:.1e} on every input, the query itself left out", len(cases))
+    _praise(ex, f"precision@k by cosine similarity within {worst:.1e} on every input, the query itself left out",
+            len(cases))
 
 
 @_exercise("02", 4, "interpolate_codes")
