@@ -6,7 +6,56 @@ test image": the sum over all pixels of ``(x_hat - x)**2``, averaged over images
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import NamedTuple
+
 import torch
+
+__all__ = ["squared_error_per_image", "bce_per_image", "bernoulli_nll_per_image", "gaussian_kl_per_image",
+           "vae_loss", "VAELoss", "range_checks"]
+
+#: Whether the probability losses check that their inputs lie in [0, 1] (see :func:`range_checks`).
+_RANGE_CHECKS: ContextVar[bool] = ContextVar("aelab_losses_range_checks", default=True)
+
+
+@contextlib.contextmanager
+def range_checks(enabled: bool) -> Iterator[None]:
+    """Turn the [0, 1] range check of the probability losses on or off inside a ``with`` block.
+
+    :func:`bernoulli_nll_per_image`, :func:`bce_per_image` and :func:`vae_loss` raise a
+    ``ValueError`` (as ``torch.nn.functional.binary_cross_entropy`` does) when the
+    probabilities or the targets leave [0, 1]. The check costs one pass over both tensors and
+    one host synchronization per call; :func:`aelab.train.fit` therefore runs it on the first
+    batch of every epoch only and turns it off for the others with ``range_checks(False)``
+    (the setting is per thread and per asyncio task: a ``contextvars.ContextVar``).
+
+    Parameters
+    ----------
+    enabled : bool
+        True (the default outside any block) checks every call.
+    """
+    token = _RANGE_CHECKS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _RANGE_CHECKS.reset(token)
+
+
+def _check_unit_interval(p: torch.Tensor, x: torch.Tensor, name: str) -> None:
+    """ValueError if ``p`` (probabilities) or ``x`` (targets) leave [0, 1]; NaN passes (fit reports it)."""
+    if not _RANGE_CHECKS.get() or p.numel() == 0:
+        return
+    p_lo, p_hi = torch.aminmax(p.detach())
+    x_lo, x_hi = torch.aminmax(x.detach())
+    if bool((p_lo < 0) | (p_hi > 1) | (x_lo < 0) | (x_hi > 1)):  # one host sync
+        if p_lo < 0 or p_hi > 1:
+            raise ValueError(f"{name}: the reconstruction must hold probabilities in [0, 1] (e.g. the output of a "
+                             f"sigmoid), got values in [{p_lo.item():.4g}, {p_hi.item():.4g}]: does the model end "
+                             f"with a sigmoid? (torch's binary_cross_entropy raises here too)")
+        raise ValueError(f"{name}: the targets must lie in [0, 1] (Bernoulli means: images scaled to [0, 1], not "
+                         f"0-255), got values in [{x_lo.item():.4g}, {x_hi.item():.4g}]")
 
 
 def _check_pair(x_hat: torch.Tensor, x: torch.Tensor, name: str) -> None:
@@ -47,13 +96,24 @@ def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     ``-sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)]`` in nats per image. ``x_hat``
     holds probabilities in [0, 1] (e.g. after a sigmoid).
 
+    Parameters
+    ----------
+    x_hat, x : torch.Tensor
+        Probabilities and targets, same shape ``(N, ...)``, float, both in [0, 1].
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar, nats per image.
+
     Raises
     ------
     ValueError, TypeError
-        If shapes differ or the inputs are not batched tensors.
+        If shapes differ, the inputs are not batched tensors, or ``x_hat`` or ``x`` has values
+        outside [0, 1] (checked as described in :func:`range_checks`).
     """
     _check_pair(x_hat, x, "bce_per_image")
-    return bernoulli_nll_per_image(x_hat, x).mean()
+    return _bernoulli_nll(x_hat, x, "bce_per_image").mean()
 
 
 def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -95,23 +155,59 @@ def bernoulli_nll_per_image(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     but about twice as fast on a CPU (torch's kernel calls a scalar ``log1p`` per pixel; this
     uses the vectorised ``log``). Logs are clamped at ``log(float32 tiny) ≈ -87.3`` (torch
     clamps at -100), so ``p`` of exactly 0 or 1 gives finite values and gradients.
-    Shapes are not checked here (see :func:`vae_loss`).
+
+    Parameters
+    ----------
+    p : torch.Tensor
+        ``(N, ...)`` float probabilities in [0, 1].
+    x : torch.Tensor
+        ``(N, ...)`` targets in [0, 1] (cast to ``p``'s dtype), same shape as ``p``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)``, nats per image.
+
+    Raises
+    ------
+    ValueError
+        If ``p`` or ``x`` has values outside [0, 1] (a model without an output sigmoid, targets
+        of 0–255), as ``torch.nn.functional.binary_cross_entropy`` does; see :func:`range_checks`
+        for when it is checked. NaN is not reported here (:func:`aelab.train.fit` reports it).
+        Shapes are not checked here (see :func:`bce_per_image`, :func:`vae_loss`).
     """
+    return _bernoulli_nll(p, x, "bernoulli_nll_per_image")
+
+
+def _bernoulli_nll(p: torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
     x = x.to(p.dtype)  # lerp needs one dtype
+    _check_unit_interval(p, x, name)
     log_p = torch.log(p.clamp_min(_TINY))
     log_1mp = torch.log((1 - p).clamp_min(_TINY))
     return -torch.lerp(log_1mp, log_p, x).flatten(1).sum(1)  # x log p + (1 - x) log(1 - p)
 
 
-def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+class VAELoss(NamedTuple):
+    """What :func:`vae_loss` returns: a tuple ``(total, recon, kl)`` whose fields are named.
+
+    :func:`aelab.train.fit` minimises the first field and records each field per epoch under
+    its name (``history.parts["recon"]``, ``history.parts["kl"]``).
+    """
+
+    total: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
+def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> VAELoss:
     """Negative ELBO of a Bernoulli-decoder VAE in nats per image: ``(total, recon, kl)``.
 
     ``recon`` is the Bernoulli negative log-likelihood ``-log p(x|z)`` (binary cross-entropy
     summed over pixels), ``kl`` the closed-form ``KL(q(z|x) || N(0, I))`` (Kingma & Welling
     2014, Appendix B), both averaged over the batch; ``total = recon + beta * kl`` is the
     negative ELBO for ``beta = 1`` and the β-VAE objective (Higgins et al. 2017) otherwise.
-    Use it as ``fit(vae, x, loss=vae_loss)`` (``fit`` minimises the first element) or with
-    ``functools.partial(vae_loss, beta=4.0)``.
+    Use it as ``fit(vae, x, loss=vae_loss)`` (``fit`` minimises ``total`` and records ``recon``
+    and ``kl`` per epoch) or with ``functools.partial(vae_loss, beta=4.0)``.
 
     Parameters
     ----------
@@ -126,15 +222,16 @@ def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> tuple[torch.Tenso
 
     Returns
     -------
-    total, recon, kl : torch.Tensor
-        Scalars in nats per image.
+    VAELoss
+        ``(total, recon, kl)``, scalars in nats per image (a named tuple: unpack it as a tuple).
 
     Raises
     ------
     TypeError
         If ``output`` is not a ``(x_hat, mu, logvar)`` tuple of tensors.
     ValueError
-        If shapes disagree (``x_hat`` vs ``x``, ``mu`` vs ``logvar``, batch sizes), or ``beta < 0``.
+        If shapes disagree (``x_hat`` vs ``x``, ``mu`` vs ``logvar``, batch sizes), ``beta < 0``,
+        or ``x_hat`` or ``x`` has values outside [0, 1] (see :func:`range_checks`).
     """
     if not (isinstance(output, (tuple, list)) and len(output) == 3):
         raise TypeError("vae_loss expects output = (x_hat, mu, logvar) as returned by VAE.forward, "
@@ -146,6 +243,6 @@ def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> tuple[torch.Tenso
     kl = gaussian_kl_per_image(mu, logvar)  # (N,)
     if len(kl) != len(x):
         raise ValueError(f"vae_loss: mu/logvar batch size {len(kl)} != x batch size {len(x)}")
-    recon = bernoulli_nll_per_image(x_hat, x).mean()
+    recon = _bernoulli_nll(x_hat, x, "vae_loss").mean()
     kl = kl.mean()
-    return recon + beta * kl, recon, kl
+    return VAELoss(recon + beta * kl, recon, kl)

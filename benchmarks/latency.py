@@ -42,9 +42,10 @@ def decoder_latency(name: str, model: nn.Module, *, calls: int = 100, seed: int 
     import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from aelab.widgets import LatentFrame, code_size_of, decode_image
+    from aelab.models import code_size
+    from aelab.widgets import LatentFrame, decode_image
 
-    k = code_size_of(model)
+    k = code_size(model)
     rng = np.random.default_rng(seed)
     codes = rng.standard_normal((calls + 5, k)).astype(np.float32)
     frame = LatentFrame(model)

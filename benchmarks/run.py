@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from aelab.files import atomic_write_text
+
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -242,9 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     report["machine"]["loadavg_end"] = _loadavg()
     report["targets"] = targets(report["throughput"], report["latency"], report["build"])
     print(format_table(report))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.json.with_suffix(".json.part")
-    tmp.write_text(json.dumps(report, indent=2), encoding="utf-8")
-    os.replace(tmp, args.json)
+    atomic_write_text(args.json, json.dumps(report, indent=2))
     print(f"\nJSON: {args.json}")
     return 0

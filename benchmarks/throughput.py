@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 import aelab.train
-from aelab.losses import squared_error_per_image, vae_loss
+from aelab.losses import range_checks, squared_error_per_image, vae_loss
 from aelab.models import VAE, MLPAutoencoder
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -126,7 +126,8 @@ def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss
             if start is None and step == warmup_batches:
                 start, seen = clock(), 0
             out = model(x)
-            total = aelab.train._total(loss(out, x))
+            with range_checks(step == 0):  # fit's policy: value ranges checked on each pass's first batch
+                total = aelab.train.as_parts(loss(out, x))[aelab.train.TOTAL]
             opt.zero_grad()
             total.backward()
             opt.step()

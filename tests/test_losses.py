@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aelab.losses import bce_per_image, squared_error_per_image
+from aelab.losses import (VAELoss, bce_per_image, bernoulli_nll_per_image, range_checks, squared_error_per_image,
+                          vae_loss)
 
 
 def test_squared_error_per_image_by_hand():
@@ -68,3 +69,67 @@ def test_unbatched_input(loss):
 def test_non_tensor_input(loss):
     with pytest.raises(TypeError):
         loss([[0.5]], torch.rand(1, 1))
+
+
+def _vae_out(x_hat):
+    return x_hat, torch.zeros(len(x_hat), 2), torch.zeros(len(x_hat), 2)
+
+
+_PROBABILITY_LOSSES = {
+    "bce_per_image": bce_per_image,
+    "bernoulli_nll_per_image": bernoulli_nll_per_image,
+    "vae_loss": lambda p, x: vae_loss(_vae_out(p), x),
+}
+
+
+@pytest.mark.parametrize("name", _PROBABILITY_LOSSES)
+@pytest.mark.parametrize("bad_p", [-0.1, 1.5])
+def test_probabilities_outside_0_1_are_an_error(name, bad_p):
+    """A model without an output sigmoid: torch's own BCE raises too (it does not clamp silently)."""
+    p = torch.full((2, 4), 0.5)
+    p[1, 2] = bad_p
+    with pytest.raises(ValueError, match=rf"{name}: .*probabilities in \[0, 1\].*sigmoid"):
+        _PROBABILITY_LOSSES[name](p, torch.rand(2, 4))
+    with pytest.raises(RuntimeError, match="between 0 and 1"):  # torch's own BCE refuses them too
+        F.binary_cross_entropy(p, torch.rand(2, 4))
+
+
+@pytest.mark.parametrize("name", _PROBABILITY_LOSSES)
+def test_targets_of_0_to_255_are_an_error(name):
+    x = torch.randint(0, 256, (2, 4)).float()
+    x[0, 0], x[1, 1] = 255, 0
+    with pytest.raises(ValueError, match=rf"{name}: the targets must lie in \[0, 1\].*got values in \[0, 255\]"):
+        _PROBABILITY_LOSSES[name](torch.full((2, 4), 0.5), x)
+
+
+@pytest.mark.parametrize("name", _PROBABILITY_LOSSES)
+def test_boundary_values_and_nan_pass_the_range_check(name):
+    loss = _PROBABILITY_LOSSES[name]
+    p = torch.tensor([[0.0, 1.0, 0.5, 0.5]])
+    x = torch.tensor([[0.0, 1.0, 0.0, 1.0]])
+    out = loss(p, x)
+    assert torch.isfinite(out[0] if isinstance(out, tuple) else out).all()
+    p[0, 2] = float("nan")  # NaN is left to fit's divergence check, which names the step
+    out = loss(p, x)
+    assert torch.isnan(out[0] if isinstance(out, tuple) else out).any()
+
+
+def test_range_checks_can_be_turned_off_and_are_restored():
+    p, x = torch.full((1, 3), 2.0), torch.rand(1, 3)
+    with range_checks(False):
+        bce_per_image(p, x)  # no error: the caller (fit) checked another batch
+        with range_checks(True):
+            with pytest.raises(ValueError):
+                bce_per_image(p, x)
+        bce_per_image(p, x)
+    with pytest.raises(ValueError):
+        bce_per_image(p, x)
+
+
+def test_vae_loss_returns_named_parts():
+    x = torch.rand(3, 4)
+    out = vae_loss(_vae_out(torch.full((3, 4), 0.5)), x, beta=2.0)
+    assert isinstance(out, VAELoss) and isinstance(out, tuple) and out._fields == ("total", "recon", "kl")
+    total, recon, kl = out
+    assert out.total is total and out.kl.item() == 0.0
+    assert recon.item() == pytest.approx(4 * torch.log(torch.tensor(2.0)).item(), rel=1e-6)

@@ -1,15 +1,20 @@
-"""aelab.train: fit/evaluate on small problems — learning, determinism, side effects, errors."""
+"""aelab.train: fit/evaluate on small problems — learning, objectives and their parts, determinism,
+divergence, the device rule, side effects, errors."""
 
+import functools
 import math
 
 import pytest
 import torch
 from torch import nn
 
+import aelab.train
+from aelab import losses
 from aelab.data import add_noise
-from aelab.losses import bce_per_image, squared_error_per_image
-from aelab.models import MLPAutoencoder
-from aelab.train import History, evaluate, fit
+from aelab.losses import bce_per_image, squared_error_per_image, vae_loss
+from aelab.models import VAE, MLPAutoencoder
+from aelab.train import (History, KLWarmup, TrainingDiverged, as_parts, denoising, evaluate, evaluate_parts, fit,
+                         loss_objective, seeded_rng)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -155,46 +160,6 @@ def test_each_epoch_sees_every_example_once(x):
     assert first.tolist() != second.tolist()  # a fresh permutation per epoch
 
 
-def test_corrupt_hook_corrupts_inputs_not_targets(x):
-    inputs, targets, gens = [], [], []
-
-    def corrupt(xb, generator):
-        gens.append(generator)
-        return torch.zeros_like(xb)
-
-    class Spy(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.lin = nn.Linear(16, 16)
-
-        def forward(self, xb):
-            if self.training:
-                inputs.append(xb.detach().clone())
-            return self.lin(xb)
-
-    def loss(out, t):
-        targets.append(t.detach().clone())
-        return squared_error_per_image(out, t)
-
-    _fit(Spy(), x, epochs=2, batch_size=64, corrupt=corrupt, loss=loss, val_data=x[:10])
-    assert len(gens) == 2 * 4 and all(isinstance(g, torch.Generator) for g in gens)
-    assert all((xb == 0).all() for xb in inputs)
-    train_targets = targets[:4]  # epoch 1's training batches, before its validation pass
-    assert torch.equal(torch.cat(train_targets).sort(0).values, x.sort(0).values)  # clean targets, all of them
-
-
-def test_corrupt_noise_is_seeded(x):
-    def corrupt(xb, g):
-        return add_noise(xb, "masking", 0.5, generator=g)
-
-    a, b, c = _model(), _model(), _model()
-    ha = _fit(a, x, corrupt=corrupt, seed=3)
-    hb = _fit(b, x, corrupt=corrupt, seed=3)
-    hc = _fit(c, x, seed=3)
-    assert ha.train_loss == hb.train_loss and _same_state(_state(a), _state(b))
-    assert ha.train_loss != hc.train_loss
-
-
 def test_pairs_of_inputs_and_targets():
     g = torch.Generator().manual_seed(0)
     xin = torch.randn(128, 4, generator=g)
@@ -225,6 +190,10 @@ def test_progress_bar_goes_to_stderr(x, capsys):
     ({"batch_size": 0}, ValueError, "batch_size"),
     ({"batch_size": 1.5}, ValueError, "batch_size"),
     ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
+    ({"seed": -1}, ValueError, "seed"),
+    ({"seed": 1.5}, ValueError, "seed"),
+    ({"objective": "mse"}, TypeError, "objective"),
+    ({"loss": "mse"}, TypeError, "loss"),
 ])
 def test_bad_arguments(x, kwargs, exc, match):
     m = _model()
@@ -263,3 +232,372 @@ def test_unavailable_device(x):
 def test_evaluate_bad_batch_size(x, batch_size):
     with pytest.raises(ValueError, match="batch_size"):
         evaluate(_model(), x, batch_size=batch_size)
+
+
+# --------------------------------------------------------------------------- objectives and parts
+def test_loss_is_the_default_objective(x):
+    a, b = _model(), _model()
+    ha = _fit(a, x, loss=bce_per_image)
+    hb = _fit(b, x, objective=loss_objective(bce_per_image))
+    assert ha.train_loss == hb.train_loss and _same_state(_state(a), _state(b))
+    assert set(ha.parts) == {"total"} and ha.parts["total"] == ha.train_loss
+    assert evaluate(a, x, objective=loss_objective(bce_per_image)) == evaluate(a, x, loss=bce_per_image)
+
+
+def test_objective_and_loss_together_are_refused(x):
+    with pytest.raises(TypeError, match="not both"):
+        _fit(_model(), x, objective=loss_objective(bce_per_image), loss=bce_per_image)
+    with pytest.raises(TypeError, match="not both"):
+        evaluate(_model(), x, objective=loss_objective(bce_per_image), loss=bce_per_image)
+
+
+def test_named_parts_are_recorded_per_epoch(x):
+    def objective(model, inputs, targets):
+        recon = squared_error_per_image(model(inputs), targets)
+        penalty = 1e-3 * sum(p.pow(2).sum() for p in model.parameters())
+        return {"total": recon + penalty, "recon": recon, "weights": penalty}
+
+    m = _model()
+    h = _fit(m, x, epochs=3, objective=objective, val_data=x[:64])
+    assert list(h.parts) == ["total", "recon", "weights"] and list(h.val_parts) == ["total", "recon", "weights"]
+    assert all(len(v) == 3 for v in [*h.parts.values(), *h.val_parts.values()])
+    assert h.train_loss == h.parts["total"] and h.val_loss == h.val_parts["total"]
+    for e in range(3):  # the mean of a sum is the sum of the means
+        assert h.parts["total"][e] == pytest.approx(h.parts["recon"][e] + h.parts["weights"][e], rel=1e-6)
+    assert h.val_parts["recon"][-1] == pytest.approx(evaluate(m, x[:64]), rel=1e-6)
+    assert evaluate_parts(m, x[:64], objective=objective)["weights"] == pytest.approx(h.val_parts["weights"][-1])
+
+
+def test_vae_loss_parts_are_named(x):
+    torch.manual_seed(0)
+    vae = VAE(16, 8, 2)
+    h = _fit(vae, x, loss=vae_loss, epochs=2)
+    assert list(h.parts) == ["total", "recon", "kl"]
+    assert h.parts["total"][0] == pytest.approx(h.parts["recon"][0] + h.parts["kl"][0], rel=1e-6)
+    assert all(v > 0 for v in h.parts["kl"])  # the KL of a trained encoder is not 0
+    h4 = _fit(vae, x, loss=functools.partial(vae_loss, beta=4.0), epochs=1)
+    assert h4.parts["total"][0] == pytest.approx(h4.parts["recon"][0] + 4 * h4.parts["kl"][0], rel=1e-6)
+    assert "recon" in repr(h) and "kl" in repr(h)
+
+
+def test_plain_tuples_name_their_parts_part1_part2(x):
+    def objective(model, inputs, targets):
+        recon = squared_error_per_image(model(inputs), targets)
+        return recon, recon.detach() * 2, 3
+    h = _fit(_model(), x, objective=objective, epochs=1)
+    assert list(h.parts) == ["total", "part1", "part2"]
+    assert h.parts["part1"][0] == pytest.approx(2 * h.parts["total"][0], rel=1e-6) and h.parts["part2"] == [3.0]
+
+
+@pytest.mark.parametrize("out, exc, match", [
+    ({"recon": torch.tensor(1.0)}, TypeError, "'total'"),
+    ((), TypeError, "scalar tensor"),
+    ("1.0", TypeError, "scalar tensor"),
+])
+def test_as_parts_rejects(out, exc, match):
+    with pytest.raises(exc, match=match):
+        as_parts(out)
+
+
+def test_as_parts_forms():
+    t = torch.tensor(2.0)
+    assert as_parts(t) == {"total": t}
+    assert list(as_parts({"kl": 1, "total": t})) == ["total", "kl"]  # the total first
+    assert list(as_parts(losses.VAELoss(t, t, t))) == ["total", "recon", "kl"]
+
+
+def test_non_scalar_part_is_an_error(x):
+    def objective(model, inputs, targets):
+        per_image = (model(inputs) - targets).pow(2).sum(1)
+        return {"total": per_image.mean(), "per_image": per_image}
+    with pytest.raises(ValueError, match=r"'per_image' must be a scalar.*\(32,\)"):
+        _fit(_model(), x, objective=objective)
+
+
+def test_parts_must_not_change_between_steps(x):
+    calls = []
+
+    def objective(model, inputs, targets):
+        calls.append(1)
+        loss = squared_error_per_image(model(inputs), targets)
+        return {"total": loss} if len(calls) == 1 else {"total": loss, "extra": loss}
+    with pytest.raises(ValueError, match="parts changed"):
+        _fit(_model(), x, objective=objective)
+
+
+def test_set_epoch_is_called_before_each_epoch_and_validation(x):
+    events = []
+
+    class Objective:
+        def set_epoch(self, epoch):
+            events.append(("epoch", epoch))
+
+        def __call__(self, model, inputs, targets):
+            events.append(("train" if model.training else "val", None))
+            return squared_error_per_image(model(inputs), targets)
+
+    _fit(_model(), x, objective=Objective(), epochs=3, batch_size=128, val_data=x[:10])
+    assert events == [("epoch", 0), ("train", None), ("train", None), ("val", None),
+                      ("epoch", 1), ("train", None), ("train", None), ("val", None),
+                      ("epoch", 2), ("train", None), ("train", None), ("val", None)]
+
+
+def test_kl_warmup_raises_beta_linearly(x):
+    torch.manual_seed(0)
+    vae = VAE(16, 8, 2)
+    objective = KLWarmup(warmup_epochs=2, beta=1.0)
+    assert objective.current_beta == 0.0
+    h = _fit(vae, x, objective=objective, epochs=4)
+    betas = [0.0, 0.5, 1.0, 1.0]
+    for e, beta in enumerate(betas):
+        assert h.parts["total"][e] == pytest.approx(h.parts["recon"][e] + beta * h.parts["kl"][e], rel=1e-6)
+    assert objective.current_beta == 1.0
+    assert KLWarmup(0, beta=4.0).current_beta == 4.0
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        KLWarmup(-1)
+    with pytest.raises(ValueError, match="beta"):
+        KLWarmup(3, beta=-1.0)
+
+
+def test_denoising_corrupts_inputs_not_targets(x):
+    inputs, targets = [], []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(16, 16)
+
+        def forward(self, xb):
+            if self.training:
+                inputs.append(xb.detach().clone())
+            return self.lin(xb)
+
+    def loss(out, t):
+        targets.append(t.detach().clone())
+        return squared_error_per_image(out, t)
+
+    _fit(Spy(), x, epochs=2, batch_size=64, objective=denoising(torch.zeros_like, loss_objective(loss)))
+    assert len(inputs) == 2 * 4 and all((xb == 0).all() for xb in inputs)
+    assert torch.equal(torch.cat(targets[:4]).sort(0).values, x.sort(0).values)  # clean targets, all of them
+
+
+def test_denoising_noise_is_seeded_by_fit(x):
+    corrupt = functools.partial(add_noise, kind="masking", level=0.5)
+    runs = []
+    for seed, draws in [(3, 1), (3, 50), (4, 1)]:
+        torch.rand(draws)  # other cells drew from the global generator
+        m = _model()
+        runs.append((_fit(m, x, objective=denoising(corrupt), seed=seed).train_loss, _state(m)))
+    assert runs[0][0] == runs[1][0] and _same_state(runs[0][1], runs[1][1])
+    assert runs[0][0] != runs[2][0]
+    assert runs[0][0] != _fit(_model(), x, seed=3).train_loss  # the noise changes the training
+
+
+@pytest.mark.parametrize("bad", ["corrupt", "objective"])
+def test_denoising_arguments(bad):
+    with pytest.raises(TypeError, match=bad):
+        denoising(3) if bad == "corrupt" else denoising(torch.zeros_like, objective="mse")
+
+
+# --------------------------------------------------------------------------- determinism
+def test_seed_governs_the_vae_sampling_noise(x):
+    """Same initial weights, seed=0, different draws from the global RNG before: the same losses."""
+    torch.manual_seed(0)
+    init = VAE(16, 8, 2).state_dict()
+    results = []
+    for draws in (1, 1000):
+        torch.rand(draws)
+        vae = VAE(16, 8, 2)
+        vae.load_state_dict(init)
+        before = torch.get_rng_state()
+        h = _fit(vae, x, loss=vae_loss, epochs=2, val_data=x[:64], seed=0)
+        assert torch.equal(torch.get_rng_state(), before)  # fit leaves the global RNG as it found it
+        results.append((h.train_loss, h.val_loss, _state(vae)))
+    assert results[0][0] == results[1][0] and results[0][1] == results[1][1]
+    assert _same_state(results[0][2], results[1][2])
+
+
+def test_global_rng_is_restored_even_on_error(x):
+    m = _model()
+    before = torch.get_rng_state()
+    with pytest.raises(ValueError):
+        _fit(m, x * 255, loss=bce_per_image)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_seeded_rng():
+    before = torch.get_rng_state()
+    with seeded_rng(7):
+        a = torch.rand(3)
+    with seeded_rng(7):
+        b = torch.rand(3)
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), before)
+    with pytest.raises(ValueError, match="seed"):
+        with seeded_rng(-1):
+            pass
+
+
+# --------------------------------------------------------------------------- divergence
+def _expected_step(n_row, n, batch_size, seed=0):
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    return int((perm == n_row).nonzero()) // batch_size + 1
+
+
+def test_one_nan_pixel_stops_fit_naming_epoch_step_and_row(x):
+    data = x.clone()
+    data[37, 5] = float("nan")
+    m = _model()
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step \d+ of 8.*'total' is nan.*row 37") as info:
+        _fit(m, data, batch_size=32)
+    assert info.value.epoch == 1 and info.value.part == "total" and math.isnan(info.value.value)
+    assert info.value.step == _expected_step(37, len(x), 32)
+    assert isinstance(info.value, RuntimeError)
+
+
+def test_nan_in_one_named_part_is_reported(x):
+    calls = []
+
+    class Objective:
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __call__(self, model, inputs, targets):
+            calls.append(1)
+            loss = squared_error_per_image(model(inputs), targets)
+            kl = torch.tensor(float("inf") if (self.epoch, len(calls)) == (1, 8 + 3) else 0.5)
+            return {"total": loss, "kl": kl}
+
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step 3 of 8: .*part 'kl' is inf") as info:
+        _fit(_model(), x, objective=Objective(), batch_size=32)
+    assert (info.value.epoch, info.value.step, info.value.part, info.value.value) == (2, 3, "kl", float("inf"))
+
+
+def test_a_huge_learning_rate_is_reported_as_such(x):
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDiverged, match="learning rate") as info:
+        _fit(nn.Linear(16, 16), x, optimizer="sgd", lr=1e30, epochs=3)
+    assert info.value.epoch == 1 and info.value.step is not None and info.value.step > 1
+
+
+def test_non_finite_weights_with_finite_losses(x):
+    """One step per epoch: the loss is measured before the update that overflows the weights."""
+    def steep(model, inputs, targets):  # finite loss, gradients of about 1e30
+        return 1e30 * squared_error_per_image(model(inputs), targets)
+
+    torch.manual_seed(0)
+    with pytest.raises(TrainingDiverged, match="a weight became NaN or infinite") as info:
+        _fit(nn.Linear(16, 16), x, objective=steep, epochs=2, batch_size=len(x), optimizer="sgd", lr=1e10)
+    assert info.value.epoch == 1 and info.value.step is None
+
+
+def test_nan_in_validation_data(x):
+    val = x[:20].clone()
+    val[13, 0] = float("inf")
+    with pytest.raises(TrainingDiverged, match=r"validation.*row 13"):
+        _fit(_model(), x, val_data=val)
+
+
+# --------------------------------------------------------------------------- value ranges
+class _NoSigmoid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+
+    def forward(self, xb):
+        return self.lin(xb)
+
+
+def test_bce_without_sigmoid_is_an_error(x):
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="sigmoid"):
+        _fit(_NoSigmoid(), x, loss=bce_per_image)
+    with pytest.raises(ValueError, match="sigmoid"):
+        evaluate(_NoSigmoid(), x, loss=bce_per_image)
+
+
+def test_targets_of_0_to_255_are_an_error(x):
+    with pytest.raises(ValueError, match="0-255"):
+        _fit(_model(), (x, x * 255), loss=bce_per_image)
+
+
+def test_range_checks_run_on_each_epochs_first_batch_only(x):
+    seen = []
+
+    def objective(model, inputs, targets):
+        seen.append(losses._RANGE_CHECKS.get())
+        return bce_per_image(model(inputs), targets)
+
+    _fit(_model(), x, objective=objective, epochs=2, batch_size=64, val_data=x[:10])
+    assert seen == [True, False, False, False, True] * 2  # 4 training batches, then validation
+
+
+# --------------------------------------------------------------------------- the device rule
+class _MoveSpy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(16, 16)
+        self.moves = []
+
+    def to(self, *args, **kwargs):
+        self.moves.append(torch._C._nn._parse_to(*args, **kwargs)[0])
+        return super().to(*args, **kwargs)
+
+    def forward(self, xb):
+        return torch.sigmoid(self.lin(xb))
+
+
+def test_fit_trains_on_the_chosen_device_and_returns_to_the_datas(x, monkeypatch):
+    fake = torch.device("cpu", 0)  # a device that differs from the data's ("cpu") yet runs here
+    monkeypatch.setattr(aelab.train, "pick_device", lambda device=None: fake)
+    m = _MoveSpy()
+    fit(m, x, epochs=1, progress=False)
+    assert m.moves == [fake, x.device]
+    m.moves.clear()
+    with pytest.raises(ValueError):  # and on an error too
+        fit(m, x * 255, epochs=1, loss=bce_per_image, progress=False)
+    assert m.moves == [fake, x.device]
+
+
+def test_evaluate_runs_on_the_models_device(x):
+    class Stop(Exception):
+        pass
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(16, 16)
+
+        def forward(self, xb):
+            self.seen = (xb.device, self.lin.weight.device)
+            raise Stop
+
+    m = Spy().to("meta")
+    with pytest.raises(Stop):
+        evaluate(m, x)
+    assert m.seen == (torch.device("meta"), torch.device("meta"))  # the CPU batch was moved to the model
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_returns_a_cpu_model(x):
+    m = _model()
+    h = fit(m, x, epochs=2, device="cuda", progress=False, val_data=x[:32])
+    assert next(m.parameters()).device.type == "cpu" and len(h.val_loss) == 2
+    m(x[:3])  # callable with the notebook's CPU tensors
+    m.cuda()
+    assert evaluate(m, x) == pytest.approx(evaluate(m.cpu(), x), rel=1e-4)
+
+
+# --------------------------------------------------------------------------- history
+def test_history_round_trips_through_a_dict(x):
+    h = _fit(VAE(16, 8, 2), x, loss=vae_loss, epochs=2, val_data=x[:32])
+    d = h.to_dict()
+    again = History.from_dict(d)
+    assert again == h and again.images_per_second == h.images_per_second > 0
+    import json
+    assert History.from_dict(json.loads(json.dumps(d))) == h
+    with pytest.raises(ValueError, match="keys"):
+        History.from_dict({"train_loss": [1.0]})
+    with pytest.raises(ValueError, match="wrong type"):
+        History.from_dict({**d, "parts": {"total": ["x"]}})
+    with pytest.raises(TypeError):
+        History.from_dict([1, 2])

@@ -1,13 +1,22 @@
-"""aelab.zoo: load-or-train cache — hits, keys, atomic writes, damaged entries."""
+"""aelab.zoo: fit_cached — what the key sees, hits, full histories, damaged entries, unwritable roots, NaN."""
 
+import functools
 import os
+import time
+import warnings
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
+import aelab.train
 from aelab import zoo
-from aelab.models import LinearAutoencoder, MLPAutoencoder
-from aelab.train import History, fit
+from aelab.data import add_noise
+from aelab.losses import bce_per_image, squared_error_per_image, vae_loss
+from aelab.models import VAE, LinearAutoencoder, MLPAutoencoder
+from aelab.runtime import EnvFlagError
+from aelab.train import History, KLWarmup, TrainingDiverged, denoising, loss_objective
 
 
 @pytest.fixture(autouse=True)
@@ -25,156 +34,240 @@ def x():
     return torch.rand(64, 8, generator=torch.Generator().manual_seed(0))
 
 
-def _model(seed=0, dims=(8, 4, 2)):
-    torch.manual_seed(seed)
+@pytest.fixture
+def fits(monkeypatch):
+    """Counts the calls of aelab.train.fit (fit_cached must call it only on a miss)."""
+    calls = []
+    real = aelab.train.fit
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(aelab.train, "fit", spy)
+    return calls
+
+
+def build(dims=(8, 4, 2)):
     return MLPAutoencoder(dims, activation="tanh")
 
 
-class Trainer:
-    """A train_fn that counts its calls and really trains."""
+def build_vae():
+    return VAE(8, 4, 2)
 
-    def __init__(self, data, epochs=2):
-        self.calls, self.data, self.epochs = 0, data, epochs
 
-    def __call__(self, model):
-        self.calls += 1
-        return fit(model, self.data, epochs=self.epochs, batch_size=16, lr=1e-2, device="cpu", progress=False)
+FIT = {"epochs": 2, "batch_size": 16, "lr": 1e-2, "device": "cpu", "progress": False}
+
+
+def _key(**changes):
+    """The key of FIT with ``changes``; ``model`` is a builder, called after seeding (same initial weights)."""
+    kw = {**FIT, **changes}
+    data = kw.pop("data", _X)
+    builder = kw.pop("model", build)
+    torch.manual_seed(0)
+    return zoo.cache_key(builder(), data, **kw)
+
+
+_X = torch.rand(64, 8, generator=torch.Generator().manual_seed(0))
 
 
 def _state(model):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def _parts(folder):
-    return [f for _, _, files in os.walk(folder) for f in files if f.endswith(".part")]
+def _entries(tmp_data):
+    folder = tmp_data / "zoo"
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
 def test_zoo_dir_under_data_root(tmp_data):
     assert zoo.zoo_dir() == tmp_data / "zoo"
 
 
-def test_second_call_loads_instead_of_training(x, tmp_data, capsys):
-    train = Trainer(x)
-    m1, h1 = zoo.load_or_train("tiny", _model(), x, train, epochs=2, lr=1e-2, seed=0)
-    trained = _state(m1)
-    assert train.calls == 1 and isinstance(h1, History)
-    files = list((tmp_data / "zoo").iterdir())
-    assert len(files) == 1 and files[0].name.startswith("tiny-") and files[0].suffix == ".pt"
+# --------------------------------------------------------------------------- hits and misses
+def test_second_call_loads_instead_of_training(x, tmp_data, fits, capsys):
+    m1, h1 = zoo.fit_cached("tiny", build, x, **FIT, val_data=x[:16])
+    assert len(fits) == 1 and isinstance(h1, History)
+    assert fits[0]["desc"] == "tiny"  # the name labels the progress bar
+    (entry,) = _entries(tmp_data)
+    assert entry.startswith("tiny-") and entry.endswith(".pt")
 
-    m2, h2 = zoo.load_or_train("tiny", _model(), x, train, epochs=2, lr=1e-2, seed=0)
-    assert train.calls == 1  # not trained again
+    m2, h2 = zoo.fit_cached("tiny", build, x, **FIT, val_data=x[:16])
+    assert len(fits) == 1  # not trained again
     assert "zoo: loaded" in capsys.readouterr().out
-    s2 = _state(m2)
-    assert all(torch.equal(trained[k], s2[k]) for k in trained)
-    assert h2.train_loss == h1.train_loss and h2.val_loss == h1.val_loss and h2.seconds == pytest.approx(h1.seconds)
+    assert all(torch.equal(a, b) for a, b in zip(_state(m1).values(), _state(m2).values()))
+    assert h2 == h1  # the full history: every part, seconds, images seen
+    assert h2.images_per_second > 0 and h2.val_loss and h2.parts["total"] == h1.train_loss
 
 
-def test_zoo_off_always_trains(x, monkeypatch):
-    train = Trainer(x)
-    zoo.load_or_train("tiny", _model(), x, train, epochs=2)
+def test_a_hit_returns_the_vae_parts(x, fits):
+    _, h1 = zoo.fit_cached("vae", build_vae, x, loss=vae_loss, **FIT)
+    _, h2 = zoo.fit_cached("vae", build_vae, x, loss=vae_loss, **FIT)
+    assert len(fits) == 1 and set(h2.parts) == {"total", "recon", "kl"} and h2.parts == h1.parts
+
+
+def test_initial_weights_are_seeded_by_fits_seed(x):
+    """build_model runs under fit's seed: what cells ran before does not change the key or the weights."""
+    torch.rand(17)
+    m1, _ = zoo.fit_cached("tiny", build, x, **FIT, seed=3)
+    torch.rand(5)
+    m2, _ = zoo.fit_cached("tiny", build, x, **{**FIT, "progress": True}, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(_state(m1).values(), _state(m2).values()))
+
+
+def test_hit_and_miss_leave_the_global_rng_alike(x):
+    torch.manual_seed(123)
+    zoo.fit_cached("vae", build_vae, x, loss=vae_loss, **FIT)  # miss
+    after_miss = torch.get_rng_state()
+    torch.manual_seed(123)
+    zoo.fit_cached("vae", build_vae, x, loss=vae_loss, **FIT)  # hit
+    assert torch.equal(torch.get_rng_state(), after_miss)
+    torch.manual_seed(123)
+    assert torch.equal(torch.get_rng_state(), after_miss)  # and both equal the state before the call
+
+
+def test_zoo_off_always_trains(x, fits, monkeypatch):
+    zoo.fit_cached("tiny", build, x, **FIT)
     monkeypatch.setenv("AELAB_ZOO", "0")
-    zoo.load_or_train("tiny", _model(), x, train, epochs=2)
-    assert train.calls == 2
+    zoo.fit_cached("tiny", build, x, **FIT)
+    assert len(fits) == 2
+    monkeypatch.setenv("AELAB_ZOO", "maybe")
+    with pytest.raises(EnvFlagError, match="AELAB_ZOO"):
+        zoo.fit_cached("tiny", build, x, **FIT)
 
 
-def test_key_changes_with_hyper_parameters_data_and_architecture(x):
-    base = zoo.cache_key(_model(), x, epochs=2, lr=1e-2, seed=0)
-    assert base == zoo.cache_key(_model(), x.clone(), lr=1e-2, seed=0, epochs=2)  # content, not identity/order
-    assert len({
-        base,
-        zoo.cache_key(_model(), x, epochs=3, lr=1e-2, seed=0),
-        zoo.cache_key(_model(), x, epochs=2, lr=1e-3, seed=0),
-        zoo.cache_key(_model(), x, epochs=2, lr=1e-2, seed=1),
-        zoo.cache_key(_model(), x, epochs=2, lr=1e-2, seed=0, batch_size=32),
-        zoo.cache_key(_model(), x + 1e-6, epochs=2, lr=1e-2, seed=0),  # one changed value suffices
-        zoo.cache_key(_model(), x[:63], epochs=2, lr=1e-2, seed=0),
-        zoo.cache_key(_model(), x.double(), epochs=2, lr=1e-2, seed=0),
-        zoo.cache_key(_model(dims=(8, 4, 3)), x, epochs=2, lr=1e-2, seed=0),
-        zoo.cache_key(MLPAutoencoder((8, 4, 2), activation="relu"), x, epochs=2, lr=1e-2, seed=0),
-    }) == 10
+def test_different_arguments_train_again(x, fits):
+    zoo.fit_cached("tiny", build, x, **FIT)
+    zoo.fit_cached("tiny", build, x, **{**FIT, "epochs": 3})
+    zoo.fit_cached("tiny", build, x[:32], **FIT)
+    zoo.fit_cached("tiny", build, x, **FIT, loss=bce_per_image)
+    assert len(fits) == 4
 
 
-def test_key_sees_what_repr_hides(x):
+# --------------------------------------------------------------------------- the key
+def _noise(level):
+    return denoising(functools.partial(add_noise, kind="masking", level=level))
+
+
+def _make_scaled(scale):
+    def scaled(x_hat, x):  # a closure: keyed by the value it closes over
+        return scale * squared_error_per_image(x_hat, x)
+    return scaled
+
+
+def test_every_fit_argument_changes_the_key():
+    val = torch.rand(300, 8, generator=torch.Generator().manual_seed(1))
+    val_98 = val.clone()
+    val_98[3:-3] = torch.rand(294, 8, generator=torch.Generator().manual_seed(2))  # 98 % of rows, repr alike
+    assert repr(val_98) == repr(val)  # what the old key used
+    keys = [
+        _key(),
+        _key(epochs=3),
+        _key(lr=2e-2),
+        _key(seed=1),
+        _key(batch_size=32),
+        _key(optimizer="sgd"),
+        _key(weight_decay=1e-4),
+        _key(loss=bce_per_image),
+        _key(loss=functools.partial(vae_loss, beta=1.0), model=build_vae),
+        _key(loss=functools.partial(vae_loss, beta=4.0), model=build_vae),
+        _key(objective=KLWarmup(2), model=build_vae),
+        _key(objective=KLWarmup(3), model=build_vae),
+        _key(objective=_noise(0.1)),
+        _key(objective=_noise(0.2)),
+        _key(loss=_make_scaled(1.0)),
+        _key(loss=_make_scaled(2.0)),
+        _key(val_data=val),
+        _key(val_data=val_98),
+        _key(val_data=(val, val_98)),
+        _key(data=_X + 1e-6),  # one changed value suffices
+        _key(data=_X[:63]),
+        _key(data=_X.double()),
+        _key(data=(_X, _X.flip(0))),
+        _key(model=functools.partial(build, (8, 4, 3))),
+        _key(model=functools.partial(MLPAutoencoder, (8, 4, 2), activation="relu")),
+    ]
+    assert len(set(keys)) == len(keys)
+
+
+def test_the_same_training_gets_the_same_key():
+    base = _key()
+    assert base == _key(data=_X.clone())  # content, not identity
+    assert base == _key(lr=1e-2, epochs=2)  # keyword order
+    assert base == _key(seed=0, optimizer="adam", loss=squared_error_per_image)  # defaults spelled out
+    assert base == _key(objective=loss_objective(squared_error_per_image))  # loss=f is objective=loss_objective(f)
+    assert base == _key(progress=True, desc="other label", device=None)  # presentation and place only
+    assert base == _key(lr=np.float64(1e-2), epochs=np.int64(2))
+    assert _key(objective=_noise(0.1)) == _key(objective=_noise(0.1))
+    assert _key(loss=functools.partial(vae_loss, beta=4.0), model=build_vae) == \
+        _key(loss=functools.partial(vae_loss, beta=4.0), model=build_vae)
+
+
+def test_key_sees_what_repr_hides():
     """LinearAutoencoder's repr shows neither k nor tying; the key must still tell them apart."""
     torch.manual_seed(0)
-    keys = {zoo.cache_key(LinearAutoencoder(8, k, tied=t), x, seed=0) for k in (2, 3) for t in (False, True)}
+    keys = {zoo.cache_key(LinearAutoencoder(8, k, tied=t), _X, epochs=1) for k in (2, 3) for t in (False, True)}
     assert len(keys) == 4
 
 
-def test_key_changes_with_initial_weights(x):
-    assert zoo.cache_key(_model(seed=0), x) != zoo.cache_key(_model(seed=1), x)
-    assert zoo.cache_key(_model(seed=0), x) == zoo.cache_key(_model(seed=0), x)
+def test_key_changes_with_initial_weights():
+    torch.manual_seed(0)
+    a = build()
+    torch.manual_seed(1)
+    b = build()
+    assert zoo.cache_key(a, _X, epochs=1) != zoo.cache_key(b, _X, epochs=1)
 
 
-def test_different_key_trains_again(x):
-    train = Trainer(x)
-    zoo.load_or_train("tiny", _model(), x, train, epochs=2)
-    zoo.load_or_train("tiny", _model(), x, train, epochs=3)
-    zoo.load_or_train("tiny", _model(), x[:32], train, epochs=2)
-    assert train.calls == 3
+def test_functions_are_keyed_by_name_and_code_never_by_address():
+    def local_loss(x_hat, x):
+        return squared_error_per_image(x_hat, x)
+
+    for f in (squared_error_per_image, functools.partial(vae_loss, beta=2.0), local_loss, torch.sigmoid, nn.MSELoss()):
+        k = str(zoo.key_of(f))
+        assert " at 0x" not in k and "0x7" not in k
+
+    def edited_loss(x_hat, x):  # same name in another notebook cell, another body
+        return 2 * squared_error_per_image(x_hat, x)
+    edited_loss.__qualname__ = local_loss.__qualname__
+    assert zoo.key_of(edited_loss) != zoo.key_of(local_loss)
+    assert zoo.key_of(squared_error_per_image) == zoo.key_of(squared_error_per_image)
 
 
-def test_atomic_write_leaves_no_part_files(x, tmp_data):
-    zoo.load_or_train("tiny", _model(), x, Trainer(x), epochs=2)
-    assert _parts(tmp_data) == []
-    assert len(list((tmp_data / "zoo").iterdir())) == 1
+def test_lambdas_are_refused_naming_the_argument(x, fits):
+    with pytest.raises(TypeError, match=r"loss is a lambda.*def.*functools.partial"):
+        zoo.fit_cached("tiny", build, x, **FIT, loss=lambda a, b: squared_error_per_image(a, b))
+    with pytest.raises(TypeError, match=r"objective.corrupt is a lambda"):
+        zoo.fit_cached("tiny", build, x, **FIT, objective=denoising(lambda t: t))
+    assert fits == []  # refused before training
 
 
-def test_failed_write_leaves_nothing(x, tmp_data, monkeypatch):
-    def broken_save(obj, f, *args, **kwargs):
-        with open(f, "wb") as fh:
-            fh.write(b"half a file")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(zoo.torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
-        zoo.save(tmp_data / "zoo" / "m.pt", _model())
-    assert list((tmp_data / "zoo").iterdir()) == []
+def test_unkeyable_values_are_refused():
+    with pytest.raises(TypeError, match=r"val_data\[1\]: the model cache cannot key"):
+        zoo.key_of((_X, object()), "val_data")
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong_state"])
-def test_damaged_cache_entry_is_retrained(x, tmp_data, damage, capsys):
-    train = Trainer(x)
-    zoo.load_or_train("tiny", _model(), x, train, epochs=2)
-    (path,) = (tmp_data / "zoo").iterdir()
-    good = path.read_bytes()
-    if damage == "garbage":
-        path.write_bytes(b"not a checkpoint at all")
-    elif damage == "truncated":
-        path.write_bytes(good[: len(good) // 2])
-    elif damage == "empty":
-        path.write_bytes(b"")
-    else:  # a readable file holding another model's weights: partially matching keys
-        other = _model()
-        state = other.state_dict()
-        state["encoder.1.weight"] = torch.full_like(state["encoder.1.weight"], 7.0)
-        state["extra"] = torch.zeros(1)
-        torch.save({"state_dict": state, "history": None}, path)
-
-    fresh = _model()
-    m, h = zoo.load_or_train("tiny", fresh, x, train, epochs=2)
-    assert train.calls == 2 and isinstance(h, History)
-    assert "retraining" in capsys.readouterr().out
-    assert not (m.encoder[1].weight == 7.0).any()  # nothing from the bad file was kept
-    # the retrained model equals a clean training run from the same initial weights, and is cached again
-    ref = _model()
-    Trainer(x)(ref)
-    assert all(torch.equal(a, b) for a, b in zip(_state(m).values(), _state(ref).values()))
-    blob = torch.load(path, weights_only=True)
-    assert all(torch.equal(blob["state_dict"][k], v) for k, v in _state(m).items())
+@pytest.mark.parametrize("kwargs, match", [
+    ({}, "epochs"),  # required
+    ({"epochs": 1, "learning_rate": 0.1}, "learning_rate"),
+    ({"epochs": 1, "model": None}, "positional"),
+])
+def test_arguments_fit_would_refuse(x, fits, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        zoo.fit_cached("tiny", build, x, **kwargs)
+    assert fits == []
 
 
-def test_train_fn_without_history(x):
-    m, h = zoo.load_or_train("plain", _model(), x, lambda model: None, epochs=0)
-    assert h is None
-    m2, h2 = zoo.load_or_train("plain", _model(), x, lambda model: pytest.fail("should load"), epochs=0)
-    assert h2 is None
+def test_bad_builder(x):
+    with pytest.raises(TypeError, match="build_model"):
+        zoo.fit_cached("tiny", build(), x, **FIT)
+    with pytest.raises(TypeError, match="nn.Module"):
+        zoo.fit_cached("tiny", lambda: "not a model", x, **FIT)
 
 
-@pytest.mark.parametrize("name", ["", "a/b", f"a{os.sep}b"])
+@pytest.mark.parametrize("name", ["", "a/b", f"a{os.sep}b", ".hidden"])
 def test_bad_name(x, name):
     with pytest.raises(ValueError, match="name"):
-        zoo.load_or_train(name, _model(), x, Trainer(x))
+        zoo.fit_cached(name, build, x, **FIT)
 
 
 def test_fingerprint():
@@ -183,3 +276,126 @@ def test_fingerprint():
     assert zoo.fingerprint(t) != zoo.fingerprint(t.reshape(2, 3))
     assert zoo.fingerprint(t) != zoo.fingerprint(t.double())
     assert zoo.fingerprint(t.reshape(2, 3).T) == zoo.fingerprint(t.reshape(2, 3).T.contiguous())
+    assert zoo.fingerprint(t.bfloat16()) != zoo.fingerprint(t.half())
+    assert zoo.fingerprint(np.arange(6.0)) == zoo.fingerprint(np.arange(6.0))
+    assert zoo.fingerprint(np.arange(6.0)) != zoo.fingerprint(np.arange(6.0)[::-1])
+    with pytest.raises(TypeError):
+        zoo.fingerprint([1.0, 2.0])
+
+
+# --------------------------------------------------------------------------- what is never stored
+def test_a_diverging_training_is_not_cached(x, tmp_data):
+    bad = x.clone()
+    bad[5, 3] = float("nan")
+    with pytest.raises(TrainingDiverged, match="row 5"):
+        zoo.fit_cached("nan", build, bad, **FIT)
+    assert _entries(tmp_data) == []
+
+
+def test_save_refuses_non_finite_weights(tmp_data):
+    m = build()
+    with torch.no_grad():
+        m.encoder[1].weight[0, 0] = float("inf")
+    with pytest.raises(ValueError, match="non-finite"):
+        zoo.save(tmp_data / "zoo" / "m.pt", m, History())
+    assert _entries(tmp_data) == []
+
+
+def test_failed_write_leaves_nothing(tmp_data, monkeypatch):
+    def broken_save(obj, f, *args, **kwargs):
+        with open(f, "wb") as fh:
+            fh.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(zoo.torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        zoo.save(tmp_data / "zoo" / "m.pt", build(), History())
+    assert _entries(tmp_data) == []
+
+
+def test_saved_entries_are_readable_by_others(x, tmp_data):
+    old = os.umask(0o022)
+    try:
+        zoo.fit_cached("tiny", build, x, **FIT)
+    finally:
+        os.umask(old)
+    (entry,) = (tmp_data / "zoo").iterdir()
+    assert entry.stat().st_mode & 0o044 == 0o044
+
+
+# --------------------------------------------------------------------------- damaged entries, bad roots
+def _cache_one(x, tmp_data):
+    zoo.fit_cached("tiny", build, x, **FIT)
+    (path,) = (tmp_data / "zoo").iterdir()
+    return path
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty", "wrong_state", "nan_weights", "old_format"])
+def test_damaged_cache_entry_is_retrained(x, tmp_data, fits, damage, capsys):
+    path = _cache_one(x, tmp_data)
+    good = path.read_bytes()
+    blob = torch.load(path, weights_only=True)
+    if damage == "garbage":
+        path.write_bytes(b"not a checkpoint at all")
+    elif damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "wrong_state":  # a readable file holding another model's weights: partially matching keys
+        state = dict(blob["state_dict"])
+        state["encoder.1.weight"] = torch.full_like(state["encoder.1.weight"], 7.0)
+        state["extra"] = torch.zeros(1)
+        torch.save({**blob, "state_dict": state}, path)
+    elif damage == "nan_weights":
+        state = {k: torch.full_like(v, float("nan")) for k, v in blob["state_dict"].items()}
+        torch.save({**blob, "state_dict": state}, path)
+    else:  # an entry of the old layout
+        torch.save({"state_dict": blob["state_dict"], "history": None}, path)
+
+    m, h = zoo.fit_cached("tiny", build, x, **FIT)
+    assert len(fits) == 2 and isinstance(h, History) and h.images_per_second > 0
+    assert "retraining" in capsys.readouterr().out
+    assert torch.isfinite(m.encoder[1].weight).all() and not (m.encoder[1].weight == 7.0).any()
+    # the retrained model equals a clean training run from the same initial weights, and is cached again
+    with aelab.train.seeded_rng(0):
+        ref = build()
+    aelab.train.fit(ref, x, **FIT)
+    assert all(torch.equal(a, b) for a, b in zip(_state(m).values(), _state(ref).values()))
+    blob = torch.load(path, weights_only=True)
+    assert all(torch.equal(blob["state_dict"][k], v) for k, v in _state(m).items())
+
+
+def test_unwritable_data_root_warns_and_returns_the_model(x, tmp_path, monkeypatch):
+    root = tmp_path / "a_file"
+    root.write_text("not a folder")
+    monkeypatch.setenv("AELAB_DATA", str(root))
+    with pytest.warns(UserWarning, match="could not store the trained model.*AELAB_DATA"):
+        m, h = zoo.fit_cached("tiny", build, x, **FIT)
+    assert isinstance(m, nn.Module) and h.epochs == 2 and torch.isfinite(m.encoder[1].weight).all()
+
+
+def test_read_only_zoo_warns_and_returns_the_model(x, tmp_data, monkeypatch):
+    def read_only(path, write, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(zoo, "atomic_write", read_only)
+    with pytest.warns(UserWarning, match="Permission denied"):
+        m, h = zoo.fit_cached("tiny", build, x, **FIT)
+    assert h.epochs == 2 and _entries(tmp_data) == []
+
+
+def test_stale_temporaries_are_cleaned_before_writing(x, tmp_data):
+    folder = tmp_data / "zoo"
+    folder.mkdir()
+    stale, fresh = folder / ".tiny-old.pt.abc123.part", folder / ".tiny-new.pt.def456.part"
+    for p in (stale, fresh):
+        p.write_bytes(b"half a model")
+    hour_ago = time.time() - 2 * 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoo.fit_cached("tiny", build, x, **FIT)
+    names = _entries(tmp_data)
+    assert stale.name not in names  # a killed save's leftover, removed
+    assert fresh.name in names  # possibly another process's write in progress, kept
+    assert len([n for n in names if n.endswith(".pt")]) == 1
