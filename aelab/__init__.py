@@ -5,8 +5,8 @@ Notebooks start with::
     import aelab
     session = aelab.setup(seed=0)
 
-and then use ``aelab.data``, ``aelab.models``, ``aelab.losses``, ``aelab.train``, ``aelab.zoo``,
-``aelab.plot``, ``aelab.widgets`` and ``aelab.checks``; ``aelab.sized`` for sizes that shrink in
+and then use ``aelab.data``, ``aelab.models``, ``aelab.losses``, ``aelab.objectives``,
+``aelab.train``, ``aelab.zoo``, ``aelab.baselines``, ``aelab.plot``, ``aelab.widgets`` and ``aelab.checks``; ``aelab.sized`` for sizes that shrink in
 quick mode; ``aelab.claim`` and ``aelab.record`` for the build report. The runtime is in
 :mod:`aelab.runtime`, the report in :mod:`aelab.report`; the ``aelab`` command lives in
 :mod:`aelab.tools` and is not imported by notebooks.
