@@ -4,6 +4,7 @@ No timing is asserted (other processes share the CPU); ``python -m benchmarks`` 
 """
 
 import json
+import math
 
 import matplotlib
 
@@ -45,10 +46,6 @@ def test_conv_macs_are_counted():
     assert throughput.forward_macs(net) == 4 * 784 * 9 + 4 * 784 * 2
 
 
-def test_peak_is_positive():
-    assert throughput.peak_matmul_flops(n=64, repeats=2, rounds=1) > 0
-
-
 def test_compare_structure(fake_data):
     images, ds = fake_data
     variants = (throughput.FitVariant("fit, batch 16", 16), throughput.FitVariant("default Adam", 16, "single"))
@@ -68,8 +65,12 @@ def test_compare_structure(fake_data):
 def test_textbook_and_fit_loops_run_a_vae(fake_data):
     images, ds = fake_data
     vae = VAE(784, 8, 2, input_shape=IMG)
-    assert throughput.textbook_images_per_second(vae, ds, 32, loss=vae_loss, batch_size=8) > 0
-    assert throughput.fit_images_per_second(vae, images, 48, loss=vae_loss, batch_size=8) > 0
+    before = [p.detach().clone() for p in vae.parameters()]
+    # both loops accept a VAE (a tuple output and vae_loss) and time copies, never the model itself
+    for rate in (throughput.textbook_images_per_second(vae, ds, 32, loss=vae_loss, batch_size=8),
+                 throughput.fit_images_per_second(vae, images, 48, loss=vae_loss, batch_size=8)):
+        assert math.isfinite(rate) and rate > 0
+    assert all(torch.equal(a, p) for a, p in zip(before, vae.parameters()))
 
 
 def test_latency_structure():
