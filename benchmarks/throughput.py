@@ -7,9 +7,13 @@ Both train the same freshly initialised model with the same optimizer (Adam, lr 
 same number of images in the same process, so their ratio does not depend on how busy the
 machine is as much as each number alone.
 
-FLOPs are counted the usual way: 2 FLOPs per multiply-add of every linear (and conv) layer in
-the forward pass, and training ≈ 3 × forward (backward costs two matrix products per layer:
-the gradient of the input and of the weight).
+FLOPs of a training step are counted by PyTorch's own ``torch.utils.flop_counter.FlopCounterMode``
+on one real step (forward, loss, backward: :func:`library_train_flops_per_image`), for every model.
+The hand-written hook (:func:`forward_macs`, 2 FLOPs per multiply-add of the forward and training
+≈ 3 × forward) is kept for comparison: it is exact for linear layers but overcounts a transposed
+convolution by about stride² (it charges every *output* element a full kernel, while a transposed
+convolution's cost follows its *input*), and it charges the first layer an input gradient that
+autograd never computes.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from torch import nn
 
 import aelab.train
 from aelab.losses import range_checks, squared_error_per_image, vae_loss
-from aelab.models import VAE, MLPAutoencoder
+from aelab.models import VAE, ConvAutoencoder, MLPAutoencoder
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -39,10 +43,22 @@ def classic_vae() -> nn.Module:
     return VAE(784, 400, 20, input_shape=IMAGE_SHAPE)
 
 
+def conv_ae() -> nn.Module:
+    """Lecture 04's convolutional autoencoder (16 and 32 channels, code 32, max-unpool decoder)."""
+    return ConvAutoencoder(code_size=32, upsampling="max_unpool", input_shape=IMAGE_SHAPE)
+
+
+def conv_ae_transposed() -> nn.Module:
+    """The same with stride-2 transposed convolutions in the decoder."""
+    return ConvAutoencoder(code_size=32, upsampling="transposed", input_shape=IMAGE_SHAPE)
+
+
 #: name -> (model factory, loss)
 MODELS: dict[str, tuple[Callable[[], nn.Module], Callable]] = {
     "vae_784-400-20": (classic_vae, vae_loss),
     "ae_784-1000-500-250-30": (deep_ae, squared_error_per_image),
+    "conv_ae_max_unpool_32": (conv_ae, squared_error_per_image),
+    "conv_ae_transposed_32": (conv_ae_transposed, squared_error_per_image),
 }
 
 
@@ -81,8 +97,30 @@ def forward_macs(model: nn.Module, input_shape: tuple[int, ...] = IMAGE_SHAPE) -
 
 
 def train_flops_per_image(model: nn.Module, input_shape: tuple[int, ...] = IMAGE_SHAPE) -> int:
-    """Training FLOPs per image: 3 (forward + backward) × 2 FLOPs per multiply-add of the forward."""
+    """Training FLOPs per image by the hand-written hook: 3 (forward + backward) × 2 FLOPs per multiply-add."""
     return 3 * 2 * forward_macs(model, input_shape)
+
+
+def library_train_flops_per_image(model: nn.Module, loss: Callable = squared_error_per_image,
+                                  input_shape: tuple[int, ...] = IMAGE_SHAPE, batch: int = 8) -> float:
+    """FLOPs of one training step per image, counted by ``torch.utils.flop_counter.FlopCounterMode``.
+
+    One forward, loss and backward pass on ``batch`` random images in [0, 1] (on a deep copy of
+    ``model``, so its weights and gradients are untouched), divided by ``batch``. PyTorch counts
+    2 FLOPs per multiply-add of matrix products and (transposed) convolutions, forward and
+    backward, exactly as autograd runs them (no input gradient for the first layer).
+    """
+    import copy
+
+    from torch.utils.flop_counter import FlopCounterMode
+
+    m = copy.deepcopy(model).train()
+    x = torch.rand(batch, *input_shape, generator=torch.Generator().manual_seed(0))
+    with FlopCounterMode(display=False) as counter:
+        value = loss(m(x), x)  # a scalar, or named parts such as VAELoss(total, recon, kl)
+        total = getattr(value, "total", value[0] if isinstance(value, tuple) else value)
+        total.backward()
+    return counter.get_total_flops() / batch
 
 
 def peak_matmul_flops(n: int = 2048, repeats: int = 10, rounds: int = 3, *,
@@ -244,7 +282,7 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
     """
     torch.manual_seed(seed)
     probe = factory()
-    flops = train_flops_per_image(probe)
+    flops = library_train_flops_per_image(probe, loss)
     params = sum(p.numel() for p in probe.parameters())
     tb_runs, peaks = [], []
     runs: dict[str, list[float]] = {v.label: [] for v in variants}

@@ -621,3 +621,141 @@ def test_nearest_distance_rejects_squared_wrong_axis_and_nan():
     reject(checks.nearest_distance, squared, match="squared distances")
     reject(checks.nearest_distance, wrong_axis, match="one per data point")
     reject(checks.nearest_distance, expansion_without_clamp, match="clamp it at 0")
+
+
+# ------------------------------------------------------------------------------------------
+# lab 04: convolutional autoencoders
+
+
+def _conv_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    return (n + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+
+
+def _convt_size(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+    return (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + output_padding + 1
+
+
+def test_output_sizes_rejects_missing_dilation_output_padding_and_true_division():
+    def conv_no_dilation(n, kernel_size, stride=1, padding=0, dilation=1):
+        return (n + 2 * padding - (kernel_size - 1) - 1) // stride + 1
+
+    def convt_no_output_padding(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+        return (n - 1) * stride - 2 * padding + dilation * (kernel_size - 1) + 1
+
+    def convt_no_dilation(n, kernel_size, stride=1, padding=0, output_padding=0, dilation=1):
+        return (n - 1) * stride - 2 * padding + (kernel_size - 1) + output_padding + 1
+
+    def conv_true_division(n, kernel_size, stride=1, padding=0, dilation=1):
+        return (n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride + 1
+
+    reject(checks.output_sizes, conv_no_dilation, _convt_size, match="conv_output_size is wrong.*left out the dilation")
+    reject(checks.output_sizes, _conv_size, convt_no_output_padding,
+           match="conv_transpose_output_size is wrong.*left out output_padding")
+    reject(checks.output_sizes, _conv_size, convt_no_dilation,
+           match="conv_transpose_output_size is wrong.*left out the dilation")
+    reject(checks.output_sizes, conv_true_division, _convt_size, match="floor division `//`")
+
+
+def _unpool_repeat(values, indices, output_size):
+    up = values.repeat_interleave(2, -2).repeat_interleave(2, -1)
+    out = torch.zeros(*values.shape[:2], *output_size)
+    out[..., :up.shape[-2], :up.shape[-1]] = up[..., :output_size[0], :output_size[1]]
+    return out
+
+
+def _unpool_swapped(values, indices, output_size):
+    n, c = values.shape[:2]
+    h, w = output_size
+    out = torch.zeros(n, c, h, w)
+    rows, cols = indices % w, indices // w  # the mistake: row and column swapped
+    for i in range(n):
+        for j in range(c):
+            out[i, j, rows[i, j].flatten(), cols[i, j].flatten()] = values[i, j].flatten()
+    return out
+
+
+def _unpool_twice_the_size(values, indices, output_size):  # output_size ignored: (2h, 2w) is wrong for odd sizes
+    n, c, h, w = values.shape
+    out = torch.zeros(n, c, 4 * h * w)
+    idx = indices.flatten(2).clamp(max=4 * h * w - 1)
+    return out.scatter(2, idx, values.flatten(2)).reshape(n, c, 2 * h, 2 * w)
+
+
+def _unpool_top_left(values, indices, output_size):  # ignores the indices: every value at its window's corner
+    out = torch.zeros(*values.shape[:2], *output_size)
+    out[..., 0:2 * values.shape[-2]:2, 0:2 * values.shape[-1]:2] = values
+    return out
+
+
+@pytest.mark.parametrize("student, hint", [
+    (_unpool_repeat, "copied each maximum to its whole 2×2 window"),
+    (_unpool_swapped, "rows and columns are swapped.*row = i // W"),
+    (_unpool_top_left, "wrong values on the 4×4 map.*named by `indices`"),
+    (_unpool_twice_the_size, r"should have shape \(1, 1, 5, 7\).*the output_size \(H, W\) you are given"),
+], ids=["max everywhere", "rows/columns swapped", "indices ignored", "output_size ignored"])
+def test_max_unpool_by_hand_rejects_each_mistake_with_its_hint(student, hint):
+    reject(checks.max_unpool_by_hand, student, match=hint)
+
+
+def _tconv_unflipped(x, kernel):
+    k = len(kernel)
+    return F.conv1d(F.pad(x.view(1, 1, -1), (k - 1, k - 1)), kernel.view(1, 1, -1)).view(-1)
+
+
+def _tconv_pad_k(x, kernel):
+    k = len(kernel)
+    return F.conv1d(F.pad(x.view(1, 1, -1), (k, k)), kernel.flip(0).view(1, 1, -1)).view(-1)
+
+
+def _tconv_no_pad(x, kernel):  # 'valid' convolution: n - k + 1 outputs (and n < k fails)
+    return F.conv1d(x.view(1, 1, -1), kernel.flip(0).view(1, 1, -1)).view(-1)
+
+
+def test_transposed_conv1d_rejects_unflipped_kernel_and_wrong_padding():
+    message = reject(checks.transposed_conv1d, _tconv_unflipped, match="the kernel is not flipped")
+    assert "the lecture's example" in message
+    reject(checks.transposed_conv1d, _tconv_pad_k, match="2 too many: you padded by k = 3 zeros.*k − 1 = 2")
+    reject(checks.transposed_conv1d, _tconv_no_pad, match=r"y should have shape \(5,\).*pad x with k − 1 zeros")
+
+
+def _conv_ae(code_size, *, output_padding=(1, 1), sigmoid=True, transposed=True):
+    encoder = nn.Sequential(nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
+                            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+                            nn.Flatten(), nn.Linear(32 * 7 * 7, code_size))
+    up = ([nn.ConvTranspose2d(32, 16, 3, stride=2, padding=1, output_padding=output_padding[0]), nn.ReLU(),
+           nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=output_padding[1])] if transposed else
+          [nn.Upsample(scale_factor=2), nn.Conv2d(32, 16, 3, padding=1), nn.ReLU(),
+           nn.Upsample(scale_factor=2), nn.Conv2d(16, 1, 3, padding=1)])
+    decoder = nn.Sequential(nn.Linear(code_size, 32 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (32, 7, 7)), *up,
+                            *([nn.Sigmoid()] if sigmoid else []))
+    return encoder, decoder
+
+
+@pytest.mark.parametrize("kwargs, hint", [
+    ({"output_padding": (1, 0)}, "27×27, not 28×28 \\(1 pixel off\\).*output_padding=1"),
+    ({"output_padding": (0, 0)}, "25×25, not 28×28 \\(3 pixels off\\)"),
+    ({"sigmoid": False}, r"leaves \[0, 1\].*nn.Sigmoid"),
+    ({"transposed": False}, "no stride-2 nn.ConvTranspose2d"),
+], ids=["off by one pixel", "no output_padding", "no sigmoid", "no transposed convolution"])
+def test_conv_autoencoder_shapes_rejects_each_mistake_with_its_hint(kwargs, hint):
+    reject(checks.conv_autoencoder_shapes, lambda k: _conv_ae(k, **kwargs), match=hint)
+
+
+def test_conv_autoencoder_shapes_rejects_a_wrong_code_and_an_unused_layer():
+    def flat_code(k):
+        enc, dec = _conv_ae(k)
+        return nn.Sequential(*list(enc)[:-1]), dec  # no Linear to the code
+    reject(checks.conv_autoencoder_shapes, flat_code, match=r"the code should have shape \(5, 16\)")
+
+    class Unused(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.extra = inner, nn.Linear(3, 3)  # extra is registered, never used in forward
+
+        def forward(self, x):
+            return self.inner(x)
+
+    def unused(k):
+        enc, dec = _conv_ae(k)
+        return Unused(enc), dec
+    reject(checks.conv_autoencoder_shapes, unused, match=r"no gradient reaches \['encoder.extra.weight'")

@@ -11,8 +11,10 @@ Families (a new one is a new file that imports the shared pieces from ``_layers`
 
 - :mod:`.linear` — :class:`LinearAutoencoder` (lecture 01, PCA's subspace);
 - :mod:`.mlp` — :class:`MLPAutoencoder` (lecture 02, Hinton & Salakhutdinov 2006);
+- :mod:`.conv` — :class:`ConvAutoencoder` and its :class:`ConvAEConfig` (lecture 04: max-unpool,
+  repeat or transposed-convolution decoders);
 - :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014);
-- to come: ``conv.py`` (lecture 04, convolutional autoencoders), ``stacked.py`` (lecture 05,
+- to come: ``stacked.py`` (lecture 05,
   stacked autoencoders and RBMs for greedy pretraining), ``conv_vae.py`` (a convolutional VAE).
 
 ``_layers`` holds what they share: the layer-size check (:func:`~._layers.check_size`), the
@@ -24,11 +26,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .conv import ConvAEConfig, ConvAutoencoder
 from .linear import LinearAutoencoder
 from .mlp import MLPAutoencoder
 from .vae import VAE
 
-__all__ = ["LinearAutoencoder", "MLPAutoencoder", "VAE", "code_size"]
+__all__ = ["ConvAEConfig", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "VAE", "code_size"]
 
 
 def code_size(model) -> int:
