@@ -72,7 +72,7 @@ def image_grid(images, ncols: int = 10, *, title: str | None = None, labels: Seq
 
 
 def reconstruction_rows(originals, reconstructions: Mapping[str, object] | object, n: int = 10, *,
-                        title: str | None = None):
+                        title: str | None = None, top_label: str = "original"):
     """Originals in the first row, one row of reconstructions per model below.
 
     Parameters
@@ -81,11 +81,15 @@ def reconstruction_rows(originals, reconstructions: Mapping[str, object] | objec
     reconstructions : images, or a mapping ``{row label: images}`` for several models
     n : int
         How many columns (images) to show.
+    title : str, optional
+        The figure's title.
+    top_label : str
+        The label of the first row (default ``"original"``).
     """
     plt = _plt()
     if int(n) != n or n < 1:
         raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    rows = {"original": originals}
+    rows = {top_label: originals}
     if isinstance(reconstructions, Mapping):
         rows.update(reconstructions)
     else:

@@ -142,3 +142,9 @@ def test_loss_curves_single_history_and_unit():
     ax = fig.axes[0]
     assert ax.get_ylabel() == "nats per image"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["model (train)"]
+
+
+def test_reconstruction_rows_top_label(imgs):
+    fig = plot.reconstruction_rows(imgs, {"decoded": imgs}, n=3, top_label="code from")
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels == ["code from", "decoded"]
