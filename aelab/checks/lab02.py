@@ -302,9 +302,9 @@ def _precision(labels: torch.Tensor, scores: torch.Tensor, k: int, *, largest: b
         float, shape ``(N, N)``: similarities (``largest=True``) or distances (``largest=False``);
         not modified.
     k : int
-        Neighbours per query, ``1 <= k <= N - 1`` when the query is left out.
+        Neighbors per query, ``1 <= k <= N - 1`` when the query is left out.
     largest : bool
-        Whether the neighbours are the largest scores (similarities) or the smallest (distances).
+        Whether the neighbors are the largest scores (similarities) or the smallest (distances).
     leave_out_self : bool
         Whether the diagonal (each query with itself) is excluded.
 
@@ -330,7 +330,7 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     ``cos(a, b) = a·b / (‖a‖ ‖b‖)``; returns the fraction of them with the same label, averaged
     over all N examples (a float or 0-dim tensor in [0, 1]).
 
-    Why cosine: lecture 02 ranks neighbours the same way, as Hinton & Salakhutdinov (2006) do
+    Why cosine: lecture 02 ranks neighbors the same way, as Hinton & Salakhutdinov (2006) do
     for document retrieval with their codes; it compares directions and ignores lengths (an
     image's total ink, a code's scale), so the lab, the lecture and this check use one definition.
 
@@ -351,7 +351,7 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong value (with a hint when the query counts itself, when neighbours are ranked by
+        On a wrong value (with a hint when the query counts itself, when neighbors are ranked by
         Euclidean distance, by the unnormalized dot product or by the LEAST similar) or a
         non-scalar.
     ExerciseNotDone
@@ -387,15 +387,15 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
         (" Each example is its own most similar one (cosine 1): leave the query itself out, e.g. by setting the "
          "diagonal of the similarity matrix to -infinity before taking the top k.",
          lambda flat, cosine, labels, k: _precision(labels, cosine, k, largest=True, leave_out_self=False)),
-        (" You ranked neighbours by Euclidean distance; lecture 02 and this lab rank neighbours by cosine "
+        (" You ranked neighbors by Euclidean distance; lecture 02 and this lab rank neighbors by cosine "
          "similarity, which compares directions and ignores lengths: normalize the rows to length 1 "
          "(flat / flat.norm(dim=1, keepdim=True)), then the similarities are the matrix product of the normalized "
          "rows with their transpose; take the k LARGEST of each row, leaving out the query itself.",
          lambda flat, cosine, labels, k: _precision(labels, torch.cdist(flat, flat), k, largest=False)),
-        (" You ranked neighbours by the plain dot product, which favours long vectors: normalize the rows to "
+        (" You ranked neighbors by the plain dot product, which favors long vectors: normalize the rows to "
          "length 1 first, so that the dot product is the cosine similarity.",
          lambda flat, cosine, labels, k: _precision(labels, flat @ flat.T, k, largest=True)),
-        (" You took the k LEAST similar examples: the neighbours are the k LARGEST cosine similarities "
+        (" You took the k LEAST similar examples: the neighbors are the k LARGEST cosine similarities "
          "(topk(k, largest=True)), or equivalently the k smallest cosine distances 1 − cos.",
          lambda flat, cosine, labels, k: _precision(labels, cosine, k, largest=False)),
     ]
@@ -544,4 +544,4 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
                 why = " These are squared distances: take the square root."
             raise _fail(ex, f"wrong distances on {label} (max error {(o - ref).abs().max().item():.3g}).{why}")
         worst = max(worst, (o - ref).abs().max().item())
-    _praise(ex, f"nearest-neighbour distances within {worst:.1e}, exact matches give 0", len(cases))
+    _praise(ex, f"nearest-neighbor distances within {worst:.1e}, exact matches give 0", len(cases))
