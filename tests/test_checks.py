@@ -563,9 +563,9 @@ def test_precision_at_k_accepts_cosine_however_it_is_computed():
 @pytest.mark.parametrize("student, hint", [
     (_ranked(_cosine, leave_out_self=False), r"its own most similar one \(cosine 1\): leave the query"),
     (_ranked(lambda f: torch.cdist(f, f), largest=False),
-     r"You ranked neighbours by Euclidean distance; lecture 02 and this lab rank neighbours by cosine similarity"
+     r"You ranked neighbors by Euclidean distance; lecture 02 and this lab rank neighbors by cosine similarity"
      r".*normalize the rows to length 1"),
-    (_ranked(lambda f: f @ f.T), r"plain dot product, which favours long vectors: normalize the rows"),
+    (_ranked(lambda f: f @ f.T), r"plain dot product, which favors long vectors: normalize the rows"),
     (_ranked(_cosine, largest=False), r"k LEAST similar examples"),
 ], ids=["query itself", "Euclidean", "dot product", "least similar"])
 def test_precision_at_k_rejects_each_mistake_with_its_hint(student, hint):

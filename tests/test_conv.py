@@ -55,7 +55,7 @@ def test_modes_differ_in_their_decoder_layers():
     assert t.up2.stride == (2, 2) and t.up2.output_padding == (1, 1)
 
 
-def test_repeat_upsample_equals_nearest_neighbour_upsampling_and_its_gradient():
+def test_repeat_upsample_equals_nearest_neighbor_upsampling_and_its_gradient():
     from aelab.models.conv import RepeatUpsample
 
     x = torch.randn(2, 3, 5, 7, requires_grad=True)

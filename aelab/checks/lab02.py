@@ -335,7 +335,7 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     image's total ink, a code's scale), so the lab, the lecture and this check use one definition.
 
     Inputs: 3 labelled clusters in 2-D (k=5), random 8-D codes (k=1), every other example as a
-    neighbour (k=N−1), images of shape (N, 1, 4, 4) (k=3), 40 vectors in 3-D whose label is their
+    neighbor (k=N−1), images of shape (N, 1, 4, 4) (k=3), 40 vectors in 3-D whose label is their
     direction and whose lengths range from 0.1 to 10 (k=5; Euclidean distance and the plain dot
     product rank them differently), and 4 vectors at angles 0°, 10°, 25°, 70° with lengths 1, 4, 1,
     4 and labels [0, 1, 0, 1] (k=1; precision 0 by cosine, 0.5 by Euclidean distance, 1 when the
@@ -373,7 +373,7 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     cases = [
         ("60 points in 3 labelled clusters in 2-D, k=5", clusters, lab3, 5),
         ("30 random 8-D codes with 4 labels, k=1", torch.randn(30, 8, generator=g), rand_lab, 1),
-        ("20 random 5-D codes, k=N-1=19 (every other example is a neighbour)", torch.randn(20, 5, generator=g),
+        ("20 random 5-D codes, k=N-1=19 (every other example is a neighbor)", torch.randn(20, 5, generator=g),
          torch.randint(0, 3, (20,), generator=g), 19),
         ("25 'images' of shape (1, 4, 4) with 2 labels, k=3", torch.rand(25, 1, 4, 4, generator=g),
          torch.randint(0, 2, (25,), generator=g), 3),

@@ -158,7 +158,7 @@ def max_unpool_by_hand(student_fn: Callable, *, seed: int = 0) -> None:
             continue
         if torch.allclose(out.double(), _repeat_max(values, hw).double(), atol=1e-6):
             raise _fail(ex, f"you copied each maximum to its whole 2×2 window on {label} — that is "
-                            "nearest-neighbour upsampling (\"repeat the values\"). Max-unpooling puts the value only "
+                            "nearest-neighbor upsampling (\"repeat the values\"). Max-unpooling puts the value only "
                             "where the maximum was (the index) and zeros in the other three places.")
         h, w = hw
         if h == w:

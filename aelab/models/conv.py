@@ -8,7 +8,7 @@ resolution is the ``upsampling`` choice:
 - ``"max_unpool"``: ``MaxUnpool2d`` with the encoder's own pooling indices (the *switches* of
   Zeiler & Fergus 2014): each value goes back where the maximum was taken, zeros elsewhere; then
   a stride-1 transposed convolution ("deconvolution").
-- ``"repeat"``: nearest-neighbour upsampling (:class:`RepeatUpsample`, the numbers of
+- ``"repeat"``: nearest-neighbor upsampling (:class:`RepeatUpsample`, the numbers of
   ``nn.Upsample(scale_factor=2)``) — every value repeated in a 2×2 block (Keras's
   ``UpSampling2D``); then a stride-1 transposed convolution.
 - ``"transposed"``: one ``ConvTranspose2d`` with stride 2 does both (Dumoulin & Visin 2016,
@@ -95,7 +95,7 @@ class ConvAEConfig:
 
 
 class RepeatUpsample(nn.Module):
-    """Nearest-neighbour upsampling by 2: every value repeated in a 2×2 block, ``(N, C, h, w) -> (N, C, 2h, 2w)``.
+    """Nearest-neighbor upsampling by 2: every value repeated in a 2×2 block, ``(N, C, h, w) -> (N, C, 2h, 2w)``.
 
     The same numbers as ``nn.Upsample(scale_factor=2, mode="nearest")`` (and Keras's
     ``UpSampling2D``), computed as a broadcast view and a reshape: its backward is a plain sum
