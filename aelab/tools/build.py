@@ -517,7 +517,7 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
                     c = r.claim_counts()
                     where = "" if r.status == "ok" else f"{r.where}: {r.error}"
                     tqdm.write(f"{'✔' if r.status == 'ok' else '✘'} {rel}  {r.seconds:6.1f} s  claims held "
-                               f"{c['held']}/{len(r.claims)}{where}", file=sys.stderr)
+                               f"{c['held']}/{len(r.claims)}, skipped {c['skipped']}{where}", file=sys.stderr)
         except KeyboardInterrupt as exc:
             report.interrupted = signal.Signals(_signal_of(exc)).name
             done = {r.path for r in report.notebooks}
