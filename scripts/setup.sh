@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up aelab on a fresh machine (idempotent): a virtual environment in .venv holding the
 # package in editable mode, a matching torch/torchvision pair (constraints.txt) and the test
-# tools; plus Debian's dataset-fashion-mnist (full Fashion-MNIST offline) where apt is usable.
+# tools; plus Debian's dataset-fashion-mnist (full Fashion-MNIST offline) and wordnet-base
+# (WordNet 3.0, lecture 06) where apt is usable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -9,15 +10,18 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
 
-fashion=/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
-if [ ! -e "$fashion" ] && command -v apt-get >/dev/null 2>&1; then
+# Debian data packages: full Fashion-MNIST (lecture 04, 06) and WordNet 3.0 (lecture 06's glosses).
+need=()
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
+[ -e /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
+if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "note: Fashion-MNIST is not installed; run 'sudo apt-get install dataset-fashion-mnist'" \
-         "or let torchvision download it (needs network)." >&2
+    echo "note: ${need[*]} not installed; run 'sudo apt-get install ${need[*]}'" \
+         "(or let torchvision download Fashion-MNIST / NLTK download WordNet, which needs network)." >&2
   fi
 fi
 
