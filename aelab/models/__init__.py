@@ -14,8 +14,9 @@ Families (a new one is a new file that imports the shared pieces from ``_layers`
 - :mod:`.conv` — :class:`ConvAutoencoder` and its :class:`ConvAEConfig` (lecture 04: max-unpool,
   repeat or transposed-convolution decoders);
 - :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014);
-- to come: ``stacked.py`` (lecture 05,
-  stacked autoencoders and RBMs for greedy pretraining), ``conv_vae.py`` (a convolutional VAE).
+- :mod:`.rbm` — :class:`RBM` (lecture 05: Bernoulli RBM, free energy, CD-k statistics; its
+  training loop and the freezing/encoding helpers of greedy pretraining are in :mod:`aelab.pretrain`);
+- to come: ``conv_vae.py`` (a convolutional VAE).
 
 ``_layers`` holds what they share: the layer-size check (:func:`~._layers.check_size`), the
 ``Linear → activation`` stack (:func:`~._layers.linear_stack`), the activation table and the
@@ -29,9 +30,14 @@ import numpy as np
 from .conv import ConvAEConfig, ConvAutoencoder
 from .linear import LinearAutoencoder
 from .mlp import MLPAutoencoder
+from .rbm import RBM
+from .shallow import ShallowAutoencoder
 from .vae import VAE
+from .conv_vae import ConvVAE
 
-__all__ = ["ConvAEConfig", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "VAE", "code_size"]
+__all__ = ["ConvAEConfig", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "RBM", "VAE", "code_size"]
+__all__ += ["ShallowAutoencoder"]  # lecture 03: one sigmoid hidden layer as the code
+__all__ += ["ConvVAE"]
 
 
 def code_size(model) -> int:
