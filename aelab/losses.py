@@ -7,6 +7,7 @@ test image": the sum over all pixels of ``(x_hat - x)**2``, averaged over images
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import NamedTuple
@@ -246,3 +247,246 @@ def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> VAELoss:
     recon = _bernoulli_nll(x_hat, x, "vae_loss").mean()
     kl = kl.mean()
     return VAELoss(recon + beta * kl, recon, kl)
+
+
+# --------------------------------------------------------------------------- lecture 07: ELBO parts, IWAE bound
+_LOG_2PI = 1.8378770664093453  # log(2π)
+
+
+def gaussian_nll_per_image(mean: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``-log N(x; mean, diag(exp(logvar)))`` summed over pixels, per image, in nats: shape ``(N,)``.
+
+    ``1/2 * sum_i [log(2π) + logvar_i + (x_i - mean_i)**2 / exp(logvar_i)]``: the reconstruction
+    term of a Gaussian decoder (Kingma & Welling 2014, Appendix C.2). For continuous data it is a
+    *density*, so it can be negative (a small variance on pixels that are always black).
+
+    Parameters
+    ----------
+    mean : torch.Tensor
+        ``(N, ...)`` float, the decoder's means.
+    logvar : torch.Tensor
+        Log-variances broadcastable to ``mean`` (e.g. one per pixel, ``(1, 28, 28)``).
+    x : torch.Tensor
+        ``(N, ...)`` targets, same shape as ``mean``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)``, nats per image.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If the inputs are not batched tensors of one shape (``logvar``: broadcastable).
+    """
+    _check_pair(mean, x, "gaussian_nll_per_image")
+    if not isinstance(logvar, torch.Tensor):
+        raise TypeError(f"gaussian_nll_per_image: logvar must be a tensor, got {type(logvar).__name__}")
+    try:
+        torch.broadcast_shapes(logvar.shape, mean.shape)
+    except RuntimeError as exc:
+        raise ValueError(f"gaussian_nll_per_image: logvar of shape {tuple(logvar.shape)} does not broadcast to "
+                         f"the means' shape {tuple(mean.shape)}") from exc
+    nll = 0.5 * (_LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar))
+    return nll.expand_as(mean).flatten(1).sum(1)
+
+
+def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """``log N(z; mu, diag(exp(logvar)))`` summed over the last dimension."""
+    return -0.5 * (_LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
+
+
+def recon_nll_per_image(model, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """``-log p(x|z)`` per image in nats, ``(N,)``, for the decoder ``model`` has.
+
+    A model whose ``likelihood`` is ``"gaussian"`` (:class:`aelab.models.VAE` with
+    ``decoder="gaussian"``) scores ``x`` with :func:`gaussian_nll_per_image` and the model's
+    ``decoder_logvar()``; any other VAE with :func:`bernoulli_nll_per_image` (``x_hat`` are
+    pixel probabilities).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As the two likelihoods.
+    """
+    _check_pair(x_hat, x, "recon_nll_per_image")
+    if getattr(model, "likelihood", "bernoulli") == "gaussian":
+        return gaussian_nll_per_image(x_hat, model.decoder_logvar(), x)
+    return _bernoulli_nll(x_hat, x, "recon_nll_per_image")
+
+
+@torch.no_grad()
+def log_importance_weights(model, x: torch.Tensor, k: int, *, generator: torch.Generator | None = None,
+                           chunk: int = 64) -> torch.Tensor:
+    """``log w_j = log p(x|z_j) + log p(z_j) - log q(z_j|x)`` for ``k`` samples ``z_j ~ q(z|x)``: ``(k, N)``.
+
+    The log importance weights of Burda, Grosse & Salakhutdinov (2016), eq. 8: their average over
+    ``j`` is a one-sample-per-draw estimate of the ELBO, their log-mean-exp (:func:`iwae_bound`)
+    the K-sample bound on ``log p(x)``. Runs without gradients, ``chunk`` samples at a time.
+
+    Parameters
+    ----------
+    model : VAE-like module
+        With ``encode(x) -> (mu, logvar)``, ``decode(z)`` and optionally ``likelihood``
+        (``"bernoulli"`` default, or ``"gaussian"`` with ``decoder_logvar()``).
+    x : torch.Tensor
+        ``(N, ...)`` inputs of the model's shape, dtype and device (binary for a Bernoulli decoder
+        when a likelihood of binarized data is wanted).
+    k : int
+        Number of importance samples, >= 1.
+    generator : torch.Generator, optional
+        Source of the samples (on the model's device); default torch's global generator.
+    chunk : int
+        Samples decoded per pass (memory ~ ``chunk * N`` images).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(k, N)`` float, nats.
+
+    Raises
+    ------
+    ValueError
+        If ``k`` or ``chunk`` is not a positive int.
+    """
+    for name, v in (("k", k), ("chunk", chunk)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"log_importance_weights: {name} must be an int >= 1, got {v!r}")
+    was_training = model.training
+    model.eval()
+    try:
+        mu, logvar = model.encode(x)  # (N, d), (N, d)
+        out = []
+        for start in range(0, k, chunk):
+            m = min(chunk, k - start)
+            eps = torch.randn((m, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+            z = mu + torch.exp(0.5 * logvar) * eps  # (m, N, d)
+            x_hat = model.decode(z.flatten(0, 1))  # (m * N, ...)
+            x_rep = x.unsqueeze(0).expand(m, *x.shape).flatten(0, 1)
+            log_px_z = -recon_nll_per_image(model, x_hat, x_rep).view(m, -1)  # (m, N)
+            log_pz = -0.5 * (_LOG_2PI + z.pow(2)).sum(-1)  # (m, N)
+            log_qz = _log_normal(z, mu, logvar)  # (m, N)
+            out.append(log_px_z + log_pz - log_qz)
+    finally:
+        model.train(was_training)
+    return torch.cat(out)  # (k, N)
+
+
+def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
+    """The K-sample importance-weighted bound ``log (1/K) sum_j w_j`` per image: ``(N,)``, nats.
+
+    Burda et al. (2016), eq. 8, computed stably as ``logsumexp(log_w, 0) - log K`` (the weights
+    themselves, ``exp(-90)`` for an MNIST digit, underflow in float32). For ``K = 1`` it is the
+    one-sample ELBO; it never decreases in expectation as ``K`` grows and tends to ``log p(x)``.
+
+    Parameters
+    ----------
+    log_w : torch.Tensor
+        ``(K, N)`` log importance weights (:func:`log_importance_weights`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``log_w`` is not a 2-D float tensor with K >= 1.
+    """
+    if not isinstance(log_w, torch.Tensor) or not log_w.is_floating_point():
+        raise TypeError(f"iwae_bound expects a float tensor of log-weights (K, N), got {type(log_w).__name__}")
+    if log_w.ndim != 2 or log_w.shape[0] < 1:
+        raise ValueError(f"iwae_bound expects log-weights of shape (K, N) with K >= 1, got {tuple(log_w.shape)}")
+    return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
+
+
+def log_likelihood(model, x: torch.Tensor, k: int = 200, *, batch_size: int = 100, seed: int = 0,
+                   chunk: int = 64) -> torch.Tensor:
+    """Importance-sampled estimate of ``log p(x)`` per image (the K-sample IWAE bound): ``(N,)`` nats.
+
+    ``-log_likelihood(...).mean()`` is the test negative log-likelihood that VAE papers report
+    (Burda et al. 2016 use K = 5,000; Rezende et al. 2014 and pythae's benchmarks K = 200 or so).
+    It is a lower bound on ``log p(x)`` in expectation, tight as ``K → ∞``.
+
+    Parameters
+    ----------
+    model : VAE-like module
+        See :func:`log_importance_weights`.
+    x : torch.Tensor
+        ``(N, ...)`` inputs.
+    k : int
+        Importance samples per image.
+    batch_size : int
+        Images per pass.
+    seed : int
+        Seed of the samples' generator (same seed, same estimate); the global RNG is not touched.
+    chunk : int
+        See :func:`log_importance_weights`.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` on the CPU, float.
+
+    Raises
+    ------
+    ValueError
+        If ``k``, ``batch_size`` or ``chunk`` is not a positive int.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"log_likelihood: batch_size must be an int >= 1, got {batch_size!r}")
+    g = torch.Generator(device=x.device).manual_seed(int(seed))
+    return torch.cat([iwae_bound(log_importance_weights(model, x[i:i + batch_size], k, generator=g,
+                                                        chunk=chunk)).cpu()
+                      for i in range(0, len(x), batch_size)])
+
+
+__all__ += ["gaussian_nll_per_image", "recon_nll_per_image", "log_importance_weights", "iwae_bound",
+            "log_likelihood"]
+
+
+# --- multinomial reconstruction of word counts (lecture 06's document autoencoder) ------------
+
+def multinomial_nll_per_document(logits: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Negative log-likelihood of word counts under a softmax over the vocabulary, nats per document.
+
+    The document autoencoder's decoder outputs one logit per vocabulary word; the softmax turns
+    them into word probabilities ``p = softmax(logits)``, and the document's ``n_d`` words are
+    scored as ``n_d`` draws from ``p`` (the "constrained Poisson"/softmax input units of Hinton &
+    Salakhutdinov 2006 and Salakhutdinov & Hinton 2009, "Semantic hashing"):
+    ``-sum_w counts_w * log p_w`` per document (the multinomial's count-only constant left out),
+    averaged over the batch. A document with no words costs 0.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        ``(N, V)`` float: unnormalized log-probabilities of the V words.
+    counts : torch.Tensor
+        ``(N, V)`` float, word counts (>= 0; need not be integers, e.g. TF weights).
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar, nats per document.
+
+    Raises
+    ------
+    TypeError
+        If either is not a floating-point tensor.
+    ValueError
+        If the shapes differ or are not ``(N, V)``, or ``counts`` holds a negative value.
+    """
+    for t, what in ((logits, "logits"), (counts, "counts")):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            raise TypeError(f"multinomial_nll_per_document: {what} must be a float tensor (N, V), got "
+                            f"{t.dtype if isinstance(t, torch.Tensor) else type(t).__name__}")
+    if logits.ndim != 2 or logits.shape != counts.shape:
+        raise ValueError(f"multinomial_nll_per_document expects logits and counts of one shape (N, V), got "
+                         f"{tuple(logits.shape)} and {tuple(counts.shape)}")
+    if _RANGE_CHECKS.get() and counts.numel() and bool(counts.detach().min() < 0):
+        raise ValueError("multinomial_nll_per_document: counts must be >= 0 (word counts), got a negative value")
+    return -(counts * torch.log_softmax(logits, dim=1)).sum(1).mean()
+
+
+__all__ += ["multinomial_nll_per_document"]

@@ -110,3 +110,12 @@ def test_main_writes_json(tmp_path, capsys):
     assert set(data) >= {"machine", "config", "throughput", "latency", "build", "targets"}
     assert len(data["latency"]) == len(latency.LATENCY_MODELS)
     assert "Widget frame latency" in capsys.readouterr().out
+
+
+def test_widget_update_benchmark_structure():
+    from benchmarks import widget_updates
+
+    rows = widget_updates.widget_update_times(updates=2, n_points=50)
+    assert len(rows) == 3 and all(r.median_ms > 0 and r.updates == 2 for r in rows)
+    assert abs(rows[0].ratio_to_budget - rows[0].median_ms / 50.0) < 1e-9
+    assert "median / 50 ms" in widget_updates.format_table(rows)

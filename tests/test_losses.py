@@ -133,3 +133,90 @@ def test_vae_loss_returns_named_parts():
     total, recon, kl = out
     assert out.total is total and out.kl.item() == 0.0
     assert recon.item() == pytest.approx(4 * torch.log(torch.tensor(2.0)).item(), rel=1e-6)
+
+
+# --------------------------------------------------------------------------- lecture 07: Gaussian NLL, IWAE bound
+import math  # noqa: E402
+
+from aelab.losses import (gaussian_nll_per_image, iwae_bound, log_importance_weights,  # noqa: E402
+                          log_likelihood)
+from aelab.models import VAE  # noqa: E402
+
+
+def test_gaussian_nll_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    x, mean = torch.rand(3, 1, 4, 4, generator=g), torch.rand(3, 1, 4, 4, generator=g)
+    logvar = torch.randn(1, 4, 4, generator=g)
+    ref = -torch.distributions.Normal(mean, torch.exp(0.5 * logvar)).log_prob(x).flatten(1).sum(1)
+    torch.testing.assert_close(gaussian_nll_per_image(mean, logvar, x), ref)
+    with pytest.raises(ValueError, match="broadcast"):
+        gaussian_nll_per_image(mean, torch.zeros(2, 3), x)
+
+
+def test_iwae_bound_is_log_mean_exp_and_stable():
+    log_w = torch.tensor([[0.0, -1000.0], [math.log(3.0), -1001.0]])
+    expected = torch.tensor([math.log(2.0), -1000 + math.log((1 + math.exp(-1)) / 2)])
+    torch.testing.assert_close(iwae_bound(log_w), expected)  # no underflow at -1000
+    assert iwae_bound(log_w[:1]).tolist() == log_w[0].tolist()  # K = 1: the log-weight itself
+    with pytest.raises(ValueError, match=r"\(K, N\)"):
+        iwae_bound(torch.zeros(3))
+    with pytest.raises(TypeError):
+        iwae_bound(torch.zeros(2, 2, dtype=torch.long))
+
+
+def _exact_model():
+    """A 1-D linear-Gaussian model whose log p(x) is known: z ~ N(0,1), x|z ~ N(z, s2)."""
+
+    class Lin(torch.nn.Module):
+        likelihood = "gaussian"
+
+        def __init__(self, s2=0.5):
+            super().__init__()
+            self.s2 = s2
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def encode(self, x):  # a deliberately imperfect q(z|x) = N(x/2, 0.6)
+            return x / 2, torch.full_like(x, math.log(0.6))
+
+        def decode(self, z):
+            return z
+
+        def decoder_logvar(self):
+            return torch.tensor(math.log(self.s2))
+
+    return Lin()
+
+
+def test_importance_sampled_likelihood_converges_to_the_exact_one_and_tightens_with_k():
+    m = _exact_model()
+    x = torch.tensor([[0.3], [-1.2], [2.0]])
+    exact = torch.distributions.Normal(0.0, math.sqrt(1 + m.s2)).log_prob(x)[:, 0]  # marginal of x
+    g = torch.Generator().manual_seed(0)
+    est = {k: torch.stack([iwae_bound(log_importance_weights(m, x, k, generator=g)) for _ in range(200)]).mean(0)
+           for k in (1, 10, 1000)}
+    assert (est[1] < est[10] - 0.05).all() and (est[10] < est[1000] + 0.02).all()  # up to Monte-Carlo noise
+    torch.testing.assert_close(est[1000], exact, atol=2e-3, rtol=0)
+    # K = 1 is the ELBO in expectation: E_q[log p(x|z) + log p(z) - log q(z|x)] in closed form
+    mu, var, s2 = x[:, 0] / 2, 0.6, m.s2
+    elbo = (-0.5 * (math.log(2 * math.pi * s2) + ((x[:, 0] - mu) ** 2 + var) / s2)
+            - 0.5 * (mu ** 2 + var - 1 - math.log(var)))
+    one_sample = log_importance_weights(m, x, 20000, generator=g).mean(0)  # the mean of K=1 bounds
+    torch.testing.assert_close(one_sample, elbo, atol=0.03, rtol=0)
+    assert (est[1000] <= exact + 1e-3).all()  # a lower bound
+
+
+def test_log_likelihood_is_seeded_and_batched():
+    torch.manual_seed(0)
+    vae = VAE(784, 16, 3, input_shape=(1, 28, 28))
+    x = (torch.rand(7, 1, 28, 28) > 0.5).float()
+    a = log_likelihood(vae, x, k=20, batch_size=3, seed=1)
+    b = log_likelihood(vae, x, k=20, batch_size=3, seed=1)
+    assert a.shape == (7,) and torch.equal(a, b) and (a < 0).all()
+    state = torch.get_rng_state()
+    log_likelihood(vae, x, k=5, seed=2)
+    assert torch.equal(state, torch.get_rng_state())  # the global RNG is not touched
+    assert vae.training  # mode restored
+    with pytest.raises(ValueError, match="k must"):
+        log_likelihood(vae, x, k=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        log_likelihood(vae, x, batch_size=0)

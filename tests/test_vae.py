@@ -170,3 +170,109 @@ def test_fast_bernoulli_nll_matches_torch_bce():
     loss = bernoulli_nll_per_image(torch.sigmoid(sat), torch.tensor([[1.0, 0.0, 1.0]]))
     loss.sum().backward()
     assert torch.isfinite(loss).all() and torch.isfinite(sat.grad).all()
+
+
+# --------------------------------------------------------------------------- lecture 07: decoders, conv VAE, ELBO objective
+import math  # noqa: E402
+
+from aelab.losses import gaussian_nll_per_image  # noqa: E402
+from aelab.models import ConvVAE  # noqa: E402
+from aelab.objectives import ELBO  # noqa: E402
+
+
+def test_zero_initialized_vae_has_the_known_reconstruction_loss():
+    """All weights zero: p = sigmoid(0) = 1/2 per pixel, so -log p(x|z) = 784 log 2 for any binary x."""
+    vae = VAE(784, 8, 2, input_shape=IMG)
+    for p in vae.parameters():
+        torch.nn.init.zeros_(p)
+    x = (torch.rand(5, *IMG) > 0.5).float()
+    parts = ELBO()(vae, x, x)
+    torch.testing.assert_close(parts["recon"], torch.tensor(784 * math.log(2)))
+    torch.testing.assert_close(parts["kl"], torch.tensor(0.0))  # mu = 0, logvar = 0: q is the prior
+
+
+def test_gaussian_decoder_has_a_floored_learned_variance():
+    vae = VAE(784, 16, 2, input_shape=IMG, decoder="gaussian", min_var=1e-2)
+    assert vae.likelihood == "gaussian" and vae.decoder_logvar().shape == IMG
+    torch.testing.assert_close(vae.decoder_logvar(), torch.full(IMG, math.log(0.1)))
+    with torch.no_grad():
+        vae.log_var_pixels.fill_(-50.0)
+    assert torch.allclose(vae.decoder_logvar(), torch.full(IMG, math.log(1e-2)))
+    x = torch.rand(4, *IMG)
+    parts = ELBO()(vae, x, x)
+    x_hat = vae.decode(vae.encode(x)[0])  # shapes agree; the objective uses the Gaussian NLL
+    assert x_hat.shape == x.shape and parts["recon"].ndim == 0
+    assert "gaussian" in str(pytest.raises(ValueError, VAE, decoder="poisson").value)
+    with pytest.raises(AttributeError, match="Bernoulli"):
+        VAE(784, 16, 2).decoder_logvar()
+    with pytest.raises(ValueError, match="min_var"):
+        VAE(784, 16, 2, decoder="gaussian", min_var=0)
+
+
+def test_gaussian_elbo_uses_the_models_variance():
+    torch.manual_seed(0)
+    vae = VAE(784, 16, 2, input_shape=IMG, decoder="gaussian")
+    x = torch.rand(3, *IMG)
+    torch.manual_seed(1)
+    parts = ELBO()(vae, x, x)
+    torch.manual_seed(1)
+    x_hat, mu, logvar = vae(x)
+    torch.testing.assert_close(parts["recon"], gaussian_nll_per_image(x_hat, vae.decoder_logvar(), x).mean())
+    torch.testing.assert_close(parts["total"], parts["recon"] + parts["kl"])
+
+
+def test_elbo_objective_options():
+    torch.manual_seed(0)
+    vae = VAE(784, 16, 2, input_shape=IMG)
+    x = torch.rand(6, *IMG)
+    torch.manual_seed(3)
+    summed = ELBO()(vae, x, x)
+    torch.manual_seed(3)
+    averaged = ELBO(recon_reduction="pixel_mean")(vae, x, x)
+    torch.testing.assert_close(averaged["recon"] * 784, summed["recon"])  # the sum-vs-mean confusion
+    torch.testing.assert_close(averaged["kl"], summed["kl"])
+    warm = ELBO(beta=4.0, warmup_epochs=4)
+    assert warm.current_beta == 0.0
+    warm.set_epoch(2)
+    assert warm.current_beta == 2.0
+    warm.set_epoch(9)
+    assert warm.current_beta == 4.0
+    torch.manual_seed(3)  # dynamic binarization: the model sees and is scored on a binary image
+    seen = []
+    vae.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    ELBO(binarize=True)(vae, x, x)
+    assert set(seen[0].unique().tolist()) <= {0.0, 1.0}
+    for bad in (dict(beta=-1), dict(warmup_epochs=-1), dict(recon_reduction="mean")):
+        with pytest.raises(ValueError):
+            ELBO(**bad)
+
+
+def test_fit_with_dynamic_binarization_records_parts():
+    torch.manual_seed(0)
+    x = torch.rand(128, *IMG) * 0.6
+    vae = VAE(784, 32, 2, input_shape=IMG)
+    h = fit(vae, x, epochs=2, objective=ELBO(binarize=True), progress=False, device="cpu", batch_size=32)
+    assert set(h.parts) == {"total", "recon", "kl"} and len(h.parts["kl"]) == 2
+
+
+def test_conv_vae_shapes_reparameterization_and_bad_input():
+    torch.manual_seed(0)
+    vae = ConvVAE(latent=5, channels=(4, 8))
+    x = torch.rand(3, *IMG)
+    x_hat, mu, logvar = vae(x)
+    assert x_hat.shape == x.shape and mu.shape == logvar.shape == (3, 5) and vae.code_size == 5
+    assert 0 <= x_hat.min() and x_hat.max() <= 1
+    z = vae.reparameterize(torch.zeros(2000, 5), torch.full((2000, 5), math.log(4.0)),
+                           generator=torch.Generator().manual_seed(0))
+    assert abs(z.std().item() - 2.0) < 0.1
+    before = [p.clone() for p in vae.parameters()]
+    fit(vae, (torch.rand(32, *IMG) > 0.5).float(), epochs=1, loss=vae_loss, progress=False, device="cpu")
+    assert any(not torch.equal(a, b) for a, b in zip(before, vae.parameters()))
+    with pytest.raises(ValueError, match=r"\(N, 1, 28, 28\)"):
+        vae.encode(torch.rand(2, 784))
+    with pytest.raises(ValueError, match=r"\(N, 5\)"):
+        vae.decode(torch.rand(2, 4))
+    with pytest.raises(ValueError, match="channels"):
+        ConvVAE(channels=(4,))
+    with pytest.raises(ValueError, match="latent"):
+        ConvVAE(latent=0)

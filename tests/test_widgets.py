@@ -143,3 +143,88 @@ def test_bad_input(vae2):
         latent_explorer(vae2, ranges=[(0, 1)])
     with pytest.raises(ValueError, match="z0"):
         latent_explorer(vae2, z0=[0.0])
+
+
+# --------------------------------------------------------------------------- lecture 07's explorers
+from aelab.widgets import (interpolation_explorer, interpolation_figure, latent_plane, latent_traversal,  # noqa: E402
+                           plane_figure, traversal_grid)
+
+
+@pytest.fixture
+def vae5():
+    torch.manual_seed(1)
+    return VAE(784, 32, 5, input_shape=IMG)
+
+
+def test_traversal_sliders_change_the_image_and_refuse_codes_out_of_range(vae5):
+    ex = latent_traversal(vae5, dims=[0, 3])
+    assert all(not s.continuous_update for s in ex.sliders)  # redraw on release
+    first, arr = ex.images[0].value, ex.frame.image.get_array().copy()
+    ex.sliders[1].value = 2.5  # as if dragged and released
+    assert ex.images[0].value != first and not np.allclose(ex.frame.image.get_array(), arr)
+    np.testing.assert_allclose(ex.current_code(), [0, 0, 0, 2.5, 0], atol=1e-6)
+    np.testing.assert_allclose(ex.frame.image.get_array(), decode_image(vae5, ex.current_code()), rtol=1e-6)
+    assert ex.timing.value.startswith("update:") and ex.last_seconds > 0
+    with pytest.raises(ValueError, match=r"z\[3\] = 4 is outside the slider range \[-3, 3\]"):
+        ex.set_code([0, 0, 0, 4.0, 0])
+    assert ex.sliders[1].value == 2.5  # nothing changed
+    ex.set_code([0.1, 9.0, 0, -1.0, 0])  # units not on sliders may be anything
+    assert ex.frame.code[1] == 9.0
+    with pytest.raises(ValueError, match="dims"):
+        latent_traversal(vae5, dims=[7])
+    with pytest.raises(ValueError, match="outside"):
+        latent_traversal(vae5, z0=[5.0, 0, 0, 0, 0])
+
+
+def test_traversal_grid_static_figure(vae5):
+    fig = traversal_grid(vae5, dims=[1, 2], values=[-2, 0, 2])
+    assert len(fig.axes) == 6 and fig.axes[0].get_ylabel() == "z[1]"
+    a, b = (fig.axes[i].images[0].get_array() for i in (0, 2))
+    assert not np.allclose(a, b)  # the unit changes the image
+
+
+def test_plane_marker_and_image_follow_the_sliders(vae2):
+    codes, labels = torch.randn(300, 2), torch.randint(0, 10, (300,))
+    ex = latent_plane(vae2, codes, labels)
+    plane0, img0 = ex.images[0].value, ex.images[1].value
+    ex.sliders[0].value = 1.5
+    ex.sliders[1].value = -2.0
+    assert ex.images[0].value != plane0 and ex.images[1].value != img0
+    assert list(ex.plane.marker.get_xdata()) == [1.5] and list(ex.plane.marker.get_ydata()) == [-2.0]
+    np.testing.assert_allclose(ex.frame.code, [1.5, -2.0])
+    with pytest.raises(ValueError, match=r"z\[0\] = -3.5 is outside the slider range"):
+        ex.set_code([-3.5, 0.0])
+    with pytest.raises(ValueError, match="2-D code"):
+        latent_plane(VAE(784, 8, 3, input_shape=IMG), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        latent_plane(vae2, torch.zeros(5, 3))
+    fig = plane_figure(vae2, codes, labels, z=(1.0, 1.0))
+    assert fig.axes[1].images and "z = (+1.00, +1.00)" in fig.axes[0].get_legend().texts[0].get_text()
+
+
+def test_interpolation_slider_moves_both_models(vae5):
+    torch.manual_seed(2)
+    ae = MLPAutoencoder((784, 16, 4), input_shape=IMG)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, *IMG, generator=g)
+    ex = interpolation_explorer({"AE": ae, "VAE": vae5}, x[:1], x[1:])
+    assert len(ex.images) == 2 and ex.sliders[0].min == 0.0 and ex.sliders[0].max == 1.0
+    before = [im.value for im in ex.images]
+    ex.sliders[0].value = 1.0
+    assert all(im.value != b for im, b in zip(ex.images, before))
+    with torch.no_grad():
+        za = vae5.encode(x[1:])[0][0].numpy()
+    np.testing.assert_allclose(ex.frames[1].code, za, rtol=1e-5, atol=1e-6)  # t = 1 is x_b's mean
+    with pytest.raises(ValueError, match=r"t = 1.5 is outside the slider range \[0, 1\]"):
+        ex.set_t(1.5)
+    with pytest.raises(ValueError, match="one image"):
+        interpolation_explorer({"AE": ae}, x, x[:1])
+    fig = interpolation_figure({"AE": ae, "VAE": vae5}, x[:1], x[1:], steps=4)
+    assert len(fig.axes) == 8
+
+
+def test_explorer_updates_are_fast_enough(vae2):
+    """One update (decode + draw + PNG) well under the 50 ms budget (generous bound: shared CI CPUs)."""
+    ex = latent_plane(vae2, torch.randn(1000, 2), torch.randint(0, 10, (1000,)))
+    times = [ex.set_code([0.1 * i - 1, 0.5]) for i in range(10)]
+    assert sorted(times)[5] < 0.25

@@ -30,6 +30,14 @@ class VAE(nn.Module):
     input_shape : tuple of int, optional
         Shape of one example, e.g. ``(1, 28, 28)``; its product must equal ``n_features``.
         Default ``(n_features,)``.
+    decoder : {"bernoulli", "gaussian"}
+        The decoder's distribution ``p(x|z)``. ``"bernoulli"`` (default): ``decode`` gives pixel
+        probabilities (binary or binarized data). ``"gaussian"``: ``decode`` gives the means
+        (sigmoid, grey levels in [0, 1]) and :meth:`decoder_logvar` one learned log-variance per
+        pixel, kept above ``log(min_var)`` (Kingma & Welling 2014, Appendix C.2).
+    min_var : float
+        Smallest variance of a Gaussian decoder (default 1e-3: a standard deviation of 0.03 grey
+        levels; without a floor the likelihood of always-black pixels grows without bound).
 
     Attributes
     ----------
@@ -37,13 +45,17 @@ class VAE(nn.Module):
     to_mu, to_logvar : nn.Linear — ``hidden[-1] -> k`` each
     decoder : nn.Sequential — ``Linear, ReLU, …, Linear, Sigmoid, Unflatten``
     code_size : int — k (``latent``)
+    likelihood : str — ``"bernoulli"`` or ``"gaussian"``
+    log_var_pixels : nn.Parameter or None — a Gaussian decoder's log-variances divided by 10, ``input_shape``
+        (the factor lets Adam move them quickly; read them with :meth:`decoder_logvar`)
 
     Raises
     ------
     TypeError
         If a size is not an integer (a bool, a float).
     ValueError
-        On a size below 1, an empty ``hidden`` or a mismatched ``input_shape``.
+        On a size below 1, an empty ``hidden``, a mismatched ``input_shape``, an unknown
+        ``decoder`` or ``min_var <= 0``.
 
     Examples
     --------
@@ -54,7 +66,7 @@ class VAE(nn.Module):
     """
 
     def __init__(self, n_features: int = 784, hidden: int | Sequence[int] = 400, latent: int = 20,
-                 input_shape: Sequence[int] | None = None):
+                 input_shape: Sequence[int] | None = None, decoder: str = "bernoulli", min_var: float = 1e-3):
         super().__init__()
         owner = type(self).__name__
         n_features = check_size(n_features, "n_features", owner=owner)
@@ -70,6 +82,17 @@ class VAE(nn.Module):
         self.to_logvar = nn.Linear(hidden[-1], latent)
         self.decoder = nn.Sequential(*linear_stack((latent, *hidden[::-1], n_features), "relu", "sigmoid"),
                                      nn.Unflatten(1, self.input_shape))
+        self.likelihood, self.log_var_pixels, self.min_var = _decoder_kind(decoder, min_var, self.input_shape, owner)
+
+    def decoder_logvar(self) -> torch.Tensor:
+        """A Gaussian decoder's log-variances, ``input_shape``, at least ``log(min_var)``.
+
+        Raises
+        ------
+        AttributeError
+            For a Bernoulli decoder (its variance is ``p (1 - p)``, not a parameter).
+        """
+        return _floored_logvar(self)
 
     @property
     def code_size(self) -> int:
@@ -123,7 +146,7 @@ class VAE(nn.Module):
         return mu + torch.exp(0.5 * logvar) * eps  # (N, k)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``(N, k) -> (N, *input_shape)``: Bernoulli means (pixel probabilities in [0, 1]).
+        """``(N, k) -> (N, *input_shape)``: Bernoulli means (pixel probabilities in [0, 1]) or Gaussian means.
 
         Parameters
         ----------
@@ -153,3 +176,35 @@ class VAE(nn.Module):
         mu, logvar = self.encode(x)  # (N, k), (N, k)
         z = self.reparameterize(mu, logvar)  # (N, k)
         return self.decode(z), mu, logvar  # (N, *input_shape), (N, k), (N, k)
+
+
+_DECODERS = ("bernoulli", "gaussian")
+
+
+def _decoder_kind(decoder, min_var, input_shape, owner: str):
+    """``(likelihood, log_var_pixels or None, min_var)`` for a VAE's ``decoder=`` argument."""
+    import math
+
+    if decoder not in _DECODERS:
+        raise ValueError(f"{owner}: decoder must be one of {_DECODERS}, got {decoder!r}")
+    if isinstance(min_var, bool) or not isinstance(min_var, (int, float)) or not min_var > 0:
+        raise ValueError(f"{owner}: min_var must be a positive number, got {min_var!r}")
+    if decoder == "bernoulli":
+        return decoder, None, float(min_var)
+    # start at variance 0.1 (a std of 0.3 grey levels); stored divided by _LOGVAR_SCALE (see _floored_logvar)
+    return decoder, nn.Parameter(torch.full(tuple(input_shape), math.log(0.1) / _LOGVAR_SCALE)), float(min_var)
+
+
+#: A Gaussian decoder's log-variance is ``_LOGVAR_SCALE * log_var_pixels``: Adam moves a parameter by about
+#: ``lr`` per step whatever its gradient, so without the factor the log-variances would need thousands of steps
+#: to travel the few units between the start (log 0.1) and the floor.
+_LOGVAR_SCALE = 10.0
+
+
+def _floored_logvar(model) -> torch.Tensor:
+    import math
+
+    if model.log_var_pixels is None:
+        raise AttributeError(f"{type(model).__name__} has a Bernoulli decoder: it has no variance parameter "
+                             "(build it with decoder='gaussian')")
+    return (_LOGVAR_SCALE * model.log_var_pixels).clamp_min(math.log(model.min_var))
