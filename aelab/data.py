@@ -647,6 +647,9 @@ def add_noise(x: torch.Tensor, kind: str = "gaussian", level: float = 0.3, *,
               generator: torch.Generator | None = None) -> torch.Tensor:
     """Corrupt images for a denoising autoencoder (Vincent et al. 2008/2010).
 
+    Dispatches to :func:`gaussian_noise`, :func:`masking_noise` or :func:`salt_and_pepper`
+    (same draws for the same generator).
+
     Parameters
     ----------
     x : torch.Tensor
@@ -672,16 +675,198 @@ def add_noise(x: torch.Tensor, kind: str = "gaussian", level: float = 0.3, *,
     """
     if not 0.0 <= level <= 1.0:
         raise ValueError(f"level must be in [0, 1], got {level!r}")
-    if kind == "gaussian":
-        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-        return (x + level * noise).clamp_(0.0, 1.0)
+    corrupt = _CORRUPTIONS.get(kind)
+    if corrupt is None:
+        raise ValueError(f"kind must be 'gaussian', 'masking' or 'salt_pepper', got {kind!r}")
+    return corrupt(x, level, generator=generator)
+
+
+def _check_p(p, name: str = "p") -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) and not (isinstance(p, torch.Tensor) and p.numel() == 1):
+        raise TypeError(f"{name} must be a number in [0, 1], got {type(p).__name__}")
+    p = float(p)
+    if not 0.0 <= p <= 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be in [0, 1], got {p!r}")
+    return p
+
+
+def _check_images(x) -> None:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        kind = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"x must be a floating-point tensor with values in [0, 1], got {kind}")
+
+
+def gaussian_noise(x: torch.Tensor, std: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Additive isotropic Gaussian corruption, clipped to ``[0, 1]`` (Vincent et al. 2010, section 4.1).
+
+    ``x_tilde = clip(x + std * eps, 0, 1)`` with ``eps ~ N(0, I)``.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Float tensor of any shape (e.g. images ``(N, 1, 28, 28)``), values in ``[0, 1]``.
+    std : float
+        Standard deviation of the noise, in ``[0, 1]`` (pixel units).
+    generator : torch.Generator, optional
+        Source of the noise (same seed, same noise); default torch's global generator (which
+        :func:`aelab.train.fit` seeds).
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of the shape, dtype and device of ``x``, values in ``[0, 1]``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point tensor or ``std`` not a number.
+    ValueError
+        If ``std`` is outside ``[0, 1]`` (or NaN).
+    """
+    _check_images(x)
+    std = _check_p(std, "std")
+    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    return (x + std * noise).clamp_(0.0, 1.0)
+
+
+def masking_noise(x: torch.Tensor, p: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Masking corruption: each value independently set to 0 with probability ``p`` (Vincent et al. 2008).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Float tensor of any shape, values in ``[0, 1]``.
+    p : float
+        Probability that a value is zeroed, in ``[0, 1]``; on average a fraction ``p`` of the
+        values is corrupted (a corrupted value that was already 0 does not change).
+    generator : torch.Generator, optional
+        Source of the noise; default torch's global generator.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of the shape, dtype and device of ``x`` (``x`` is not modified).
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point tensor or ``p`` not a number.
+    ValueError
+        If ``p`` is outside ``[0, 1]`` (or NaN).
+    """
+    _check_images(x)
+    p = _check_p(p)
     u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-    if kind == "masking":
-        return torch.where(u < level, torch.zeros_like(x), x)
-    if kind == "salt_pepper":
-        salt = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) < 0.5
-        return torch.where(u < level, salt.to(x.dtype), x)
-    raise ValueError(f"kind must be 'gaussian', 'masking' or 'salt_pepper', got {kind!r}")
+    return torch.where(u < p, torch.zeros_like(x), x)
+
+
+def salt_and_pepper(x: torch.Tensor, p: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Salt-and-pepper corruption: with probability ``p`` a value becomes 0 or 1 (a fair coin).
+
+    Vincent et al. (2010, section 4.1): "a fraction ν of the elements of x (chosen at random
+    for each example) is set to their minimum or maximum possible value (typically 0 or 1)
+    according to a fair coin flip".
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Float tensor of any shape, values in ``[0, 1]``.
+    p : float
+        Probability that a value is corrupted, in ``[0, 1]``.
+    generator : torch.Generator, optional
+        Source of the noise; default torch's global generator.
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of the shape, dtype and device of ``x``; every corrupted value is exactly 0 or 1.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point tensor or ``p`` not a number.
+    ValueError
+        If ``p`` is outside ``[0, 1]`` (or NaN).
+    """
+    _check_images(x)
+    p = _check_p(p)
+    u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+    salt = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) < 0.5
+    return torch.where(u < p, salt.to(x.dtype), x)
+
+
+def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio of each image, in decibels, for values in ``[0, 1]`` (peak 1).
+
+    ``PSNR = 10 log10(1 / MSE)`` with MSE the mean squared error over the image's values.
+
+    Parameters
+    ----------
+    x_hat, x : torch.Tensor
+        ``(N, ...)`` of the same shape (a reconstruction or a noisy image, and the clean one).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` float, dB per image (``inf`` for an exact copy). Average dB over images with
+        ``.mean()``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or there is no batch dimension.
+    """
+    if not isinstance(x_hat, torch.Tensor) or not isinstance(x, torch.Tensor):
+        raise TypeError("x_hat and x must be tensors")
+    if x_hat.shape != x.shape or x.ndim < 2:
+        raise ValueError(f"x_hat and x must have the same shape (N, ...), got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+    mse = (x_hat - x).pow(2).flatten(1).mean(1)
+    return -10.0 * torch.log10(mse)
+
+
+def circle_manifold(n: int = 500, noise: float = 0.0, *, radius: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """Points near a circle of radius ``radius`` around the origin: a closed 1-D manifold in 2-D.
+
+    The angle is uniform on ``[0, 2π)``; the radius is ``radius + noise * eps``, ``eps ~ N(0, 1)``.
+    The nearest point of the circle to ``p != 0`` is ``radius * p / |p|`` (lecture 03 uses it to
+    test the direction of a denoising autoencoder's vector field).
+
+    Parameters
+    ----------
+    n : int
+        Number of points (>= 2).
+    noise : float
+        Standard deviation of the radial noise (>= 0).
+    radius : float
+        Radius of the circle (> 0).
+    seed : int
+        Seed of a private generator: same seed, same points (torch's global RNG is not touched).
+
+    Returns
+    -------
+    torch.Tensor
+        float32, shape ``(n, 2)``.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 2``, ``noise < 0`` or ``radius <= 0``.
+    """
+    if int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not noise >= 0:
+        raise ValueError(f"noise must be >= 0, got {noise!r}")
+    if not radius > 0:
+        raise ValueError(f"radius must be > 0, got {radius!r}")
+    g = torch.Generator().manual_seed(seed)
+    angle = torch.rand(int(n), generator=g, dtype=torch.float64) * 2 * np.pi
+    r = radius + noise * torch.randn(int(n), generator=g, dtype=torch.float64)
+    return torch.stack([r * torch.cos(angle), r * torch.sin(angle)], dim=1).float()
+
+
+_CORRUPTIONS = {"gaussian": gaussian_noise, "masking": masking_noise, "salt_pepper": salt_and_pepper}
+
+
 
 
 def train_val_split(images: torch.Tensor, labels: torch.Tensor, val_size: int, *, seed: int = 0):
@@ -713,3 +898,138 @@ def train_val_split(images: torch.Tensor, labels: torch.Tensor, val_size: int, *
     tr, va = train_test_split(np.arange(n), test_size=val_size, stratify=labels.numpy(), random_state=seed)
     tr, va = torch.from_numpy(np.sort(tr)), torch.from_numpy(np.sort(va))
     return (images[tr], labels[tr]), (images[va], labels[va])
+
+
+# --- WordNet noun glosses (lecture 06's text retrieval) -------------------------------------
+
+#: Where Debian's ``wordnet-base`` package installs WordNet 3.0's database files.
+DEBIAN_WORDNET_DIR = Path("/usr/share/wordnet")
+#: lex_filenum → lexicographer file name for nouns (WordNet 3.0, ``lexnames(5WN)``).
+WORDNET_NOUN_LEXNAMES = {
+    3: "noun.Tops", 4: "noun.act", 5: "noun.animal", 6: "noun.artifact", 7: "noun.attribute",
+    8: "noun.body", 9: "noun.cognition", 10: "noun.communication", 11: "noun.event", 12: "noun.feeling",
+    13: "noun.food", 14: "noun.group", 15: "noun.location", 16: "noun.motive", 17: "noun.object",
+    18: "noun.person", 19: "noun.phenomenon", 20: "noun.plant", 21: "noun.possession", 22: "noun.process",
+    23: "noun.quantity", 24: "noun.relation", 25: "noun.shape", 26: "noun.state", 27: "noun.substance",
+    28: "noun.time"}
+_WORDNET_INSTALL = ("Fix: `sudo apt-get install wordnet-base` (installs WordNet 3.0 under /usr/share/wordnet), "
+                    "or, where NLTK is installed, run `python -m nltk.downloader wordnet` once with network access")
+
+
+def _nltk_wordnet_dir() -> Path | None:
+    """NLTK's already-downloaded ``wordnet`` corpus folder, if NLTK and the corpus are there (never downloads)."""
+    try:
+        import nltk.data
+    except ImportError:
+        return None
+    for folder in map(Path, getattr(nltk.data, "path", [])):
+        candidate = folder / "corpora" / "wordnet"
+        if (candidate / "data.noun").is_file():
+            return candidate
+    return None
+
+
+def _wordnet_noun_file(path: str | Path | None) -> Path:
+    """The ``data.noun`` file to read: ``path`` (a file or its folder), else Debian's, else NLTK's."""
+    if path is not None:
+        path = Path(path)
+        file = path / "data.noun" if path.is_dir() else path
+        if not file.is_file():
+            raise DataError(f"WordNet's noun file {file} does not exist. {_WORDNET_INSTALL}, or pass the folder "
+                            "that holds data.noun.")
+        return file
+    if (DEBIAN_WORDNET_DIR / "data.noun").is_file():
+        return DEBIAN_WORDNET_DIR / "data.noun"
+    nltk_dir = _nltk_wordnet_dir()
+    if nltk_dir is not None:
+        return nltk_dir / "data.noun"
+    raise DataError(f"WordNet 3.0 is not installed: neither {DEBIAN_WORDNET_DIR / 'data.noun'} nor NLTK's wordnet "
+                    f"corpus exists. {_WORDNET_INSTALL}.")
+
+
+def _parse_wordnet_nouns(file: Path) -> tuple[list[str], list[int]]:
+    """Glosses and lex_filenums of every synset line of a ``data.noun`` file, checked (wndb(5WN))."""
+    def damaged(what: str) -> DataError:
+        return DataError(f"{file} is damaged: {what}. Fix: `sudo apt-get install --reinstall wordnet-base` "
+                         "(or delete NLTK's corpora/wordnet and download it again).")
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{file} cannot be read ({exc.strerror or exc}). {_WORDNET_INSTALL}.") from exc
+    if not raw.endswith(b"\n"):
+        raise damaged(f"it does not end with a newline ({len(raw)} bytes): the file is truncated")
+    glosses, lexfiles, position = [], [], 0
+    for number, line in enumerate(raw.split(b"\n")[:-1], start=1):
+        start, position = position, position + len(line) + 1
+        if line.startswith(b"  "):                                   # the license header
+            continue
+        fields = line.split(b" ", 4)
+        # synset_offset lex_filenum ss_type w_cnt ... | gloss; the offset is the line's byte position.
+        if (len(fields) < 5 or not fields[0].isdigit() or int(fields[0]) != start or b" | " not in line
+                or fields[2] != b"n" or not fields[1].isdigit()):
+            raise damaged(f"line {number} is not a noun synset line whose offset is its byte position "
+                          f"({line[:60]!r})")
+        lexfile = int(fields[1])
+        if lexfile not in WORDNET_NOUN_LEXNAMES:
+            raise damaged(f"line {number} names lexicographer file {lexfile}, not a noun file (03-28)")
+        try:
+            gloss = line.split(b" | ", 1)[1].decode("utf-8").strip()
+        except UnicodeDecodeError:
+            raise damaged(f"line {number} is not valid text") from None
+        glosses.append(gloss)
+        lexfiles.append(lexfile)
+    if not glosses:
+        raise damaged("it holds no synset lines")
+    return glosses, lexfiles
+
+
+def load_wordnet_glosses(*, min_per_category: int = 500, path: str | Path | None = None
+                         ) -> tuple[list[str], torch.Tensor, tuple[str, ...]]:
+    """WordNet 3.0's noun glosses, each labeled by its lexicographer file (lecture 06's documents).
+
+    A *gloss* is a synset's short definition, often followed by example sentences, e.g.
+    ``'a member of the genus Canis ...; "the dog barked all night"'``. Each noun synset belongs to
+    one of 26 lexicographer files (``noun.animal``, ``noun.artifact``, ``noun.food``, …, see
+    ``lexnames(5WN)``): its *category* here. Categories with fewer than ``min_per_category``
+    glosses are left out (with the default 500: 80,816 glosses in 21 categories of WordNet 3.0's
+    82,115 noun synsets). Nothing is downloaded: the files come from Debian's ``wordnet-base``
+    (``/usr/share/wordnet/data.noun``, format ``wndb(5WN)``), else from NLTK's ``wordnet``
+    corpus where it was downloaded before (the same WordNet 3.0).
+
+    Parameters
+    ----------
+    min_per_category : int
+        Keep categories with at least this many glosses (>= 1).
+    path : path, optional
+        A ``data.noun`` file or the folder holding it; default: Debian's, then NLTK's.
+
+    Returns
+    -------
+    documents : list of str
+        N glosses, in file order.
+    labels : torch.Tensor
+        int64, ``(N,)``, in ``[0, C)``: the index of each gloss's category in ``names``.
+    names : tuple of str
+        C category names (e.g. ``"noun.animal"``), in lexicographer-file order.
+
+    Raises
+    ------
+    DataError
+        If WordNet is not installed (the message says ``apt-get install wordnet-base``, or NLTK's
+        downloader), or the file is damaged: truncated, a line that is not a noun synset line,
+        an offset that is not the line's byte position (the message names the file and
+        ``apt-get install --reinstall wordnet-base``).
+    ValueError
+        If ``min_per_category`` is not a positive integer, or no category has that many glosses.
+    """
+    if isinstance(min_per_category, bool) or not isinstance(min_per_category, int) or min_per_category < 1:
+        raise ValueError(f"min_per_category must be a positive integer, got {min_per_category!r}")
+    glosses, lexfiles = _parse_wordnet_nouns(_wordnet_noun_file(path))
+    counts = np.bincount(lexfiles, minlength=max(WORDNET_NOUN_LEXNAMES) + 1)
+    kept = [lex for lex in sorted(WORDNET_NOUN_LEXNAMES) if counts[lex] >= min_per_category]
+    if not kept:
+        raise ValueError(f"no category has {min_per_category} glosses or more (the largest has {counts.max()})")
+    index = {lex: i for i, lex in enumerate(kept)}
+    rows = [i for i, lex in enumerate(lexfiles) if lex in index]
+    labels = torch.tensor([index[lexfiles[i]] for i in rows], dtype=torch.int64)
+    return [glosses[i] for i in rows], labels, tuple(WORDNET_NOUN_LEXNAMES[lex] for lex in kept)

@@ -11,6 +11,8 @@ Families (a new one is a new file that imports the shared pieces from ``_layers`
 
 - :mod:`.linear` — :class:`LinearAutoencoder` (lecture 01, PCA's subspace);
 - :mod:`.mlp` — :class:`MLPAutoencoder` (lecture 02, Hinton & Salakhutdinov 2006);
+- :mod:`.shallow` — :class:`ShallowAutoencoder` (lecture 03: one sigmoid hidden layer as the code, for the
+  sparse, denoising and contractive autoencoders; optional dropout);
 - :mod:`.conv` — :class:`ConvAutoencoder` and its :class:`ConvAEConfig` (lecture 04: max-unpool,
   repeat or transposed-convolution decoders);
 - :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014);
@@ -33,9 +35,11 @@ from .mlp import MLPAutoencoder
 from .rbm import RBM
 from .shallow import ShallowAutoencoder
 from .vae import VAE
+from .document import DocumentAutoencoder
 from .conv_vae import ConvVAE
 
 __all__ = ["ConvAEConfig", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "RBM", "VAE", "code_size"]
+__all__ += ["DocumentAutoencoder"]
 __all__ += ["ShallowAutoencoder"]  # lecture 03: one sigmoid hidden layer as the code
 __all__ += ["ConvVAE"]
 
