@@ -106,7 +106,8 @@ def claim(condition: bool, text: str, *, needs_full: bool = False, detail: str =
     return held
 
 
-def record(name: str, value: float, *, paper: float | None = None, unit: str = "", note: str = "") -> float:
+def record(name: str, value: float, *, paper: float | None = None, unit: str = "", note: str = "",
+           source: str = "") -> float:
     """Put a key number into the build report (and return it).
 
     Parameters
@@ -121,6 +122,9 @@ def record(name: str, value: float, *, paper: float | None = None, unit: str = "
         Unit of both numbers, e.g. ``"squared error per image"``.
     note : str
         Protocol differences a reader must know (training-set size, binarization, ...).
+    source : str
+        Where ``paper`` comes from (e.g. ``"Hinton & Salakhutdinov, Science 2006, Fig. 2"``), shown
+        on the site's Reproductions page (every notebook gives it with ``paper``: a project test checks).
 
     Raises
     ------
@@ -132,7 +136,8 @@ def record(name: str, value: float, *, paper: float | None = None, unit: str = "
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"record({name!r}): value must be finite, got {value}")
-    entry = {"kind": "record", "name": name, "value": value, "paper": paper, "unit": unit, "note": note}
+    entry = {"kind": "record", "name": name, "value": value, "paper": paper, "unit": unit, "note": note,
+             "source": source}
     RECORDS.append(entry)
     _write_entry(entry)
     return value

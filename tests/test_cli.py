@@ -7,6 +7,7 @@ the notebook execution replaced by a fake.
 """
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -22,7 +23,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 import aelab.tools.build as build_mod
 from aelab.report import REPORT_ENV
 from aelab.runtime import QUICK_ENV
-from aelab.tools.build import BuildError, BuildReport, NotebookResult, build, render_index, strip_ansi
+from aelab.tools.build import (BuildError, BuildReport, NotebookResult, build, render_index, render_reproductions,
+                                strip_ansi)
 from aelab.tools.cli import main
 
 AELAB = [sys.executable, "-m", "aelab.tools.cli"]
@@ -32,7 +34,8 @@ OK_CELLS = [
     new_code_cell("import aelab\nsession = aelab.setup(seed=0)\nprint(session)"),
     new_code_cell('aelab.claim(1 < 2, "one is less than two", detail="1 < 2")\n'
                   'aelab.claim(False, "a claim needing full training", needs_full=True)'),
-    new_code_cell('aelab.record("answer", 42.0, paper=41.5, unit="squared error per image", note="tiny course")\n'
+    new_code_cell('aelab.record("answer", 42.0, paper=41.5, unit="squared error per image", note="tiny course", '
+                  'source="a made-up paper, Table 1")\n'
                   'aelab.record("quick_flag", float(aelab.is_quick()))'),
 ]
 FAIL_CELLS = [
@@ -158,9 +161,13 @@ def test_site(failing_build):
     _, out = failing_build
     index = (out / "index.html").read_text(encoding="utf-8")
     for text in ["lectures/01_ok.ipynb", "solutions/02_fail_lab.ipynb", "failed at cell 2", "boom in the third cell",
-                 "answer", "42", "41.5", "squared error per image", "1 held", "0 failed", "1 skipped",
-                 "a claim needing full training", "quick mode", "Key numbers beside the papers'"]:
+                 "1 held", "0 failed", "1 skipped", "a claim needing full training", "quick mode", "Course map",
+                 "A tiny lecture", "A lab that breaks", 'href="reproductions.html"']:
         assert text in index, text
+    reproductions = (out / "reproductions.html").read_text(encoding="utf-8")
+    for text in ["answer", "42", "41.5", "squared error per image", "tiny course", "a made-up paper, Table 1",
+                 "quick_flag", 'href="lectures/01_ok.html"']:
+        assert text in reproductions, text
     assert "Build in progress" not in index and "Build interrupted" not in index
     assert 'href="lectures/01_ok.html"' in index and 'href="solutions/02_fail_lab.html"' in index
     # the claims are grouped by notebook, linked from the notebook's row
@@ -299,7 +306,7 @@ def test_a_build_never_leaves_an_old_index_beside_new_pages(tmp_path, monkeypatc
     (out / "report.json").write_text('{"notebooks": []}', encoding="utf-8")
     during = []
 
-    def fake_execute(path, root, out, *, quick, timeout):
+    def fake_execute(path, root, out, *, quick, timeout, nav=None):
         during.append(((out / "index.html").read_text(encoding="utf-8"), (out / "report.json").exists()))
         return NotebookResult(path=path.relative_to(root).as_posix())
 
@@ -325,7 +332,9 @@ def test_index_is_escaped_and_shows_claims_per_notebook():
                          error="timed out: still running after the 9 s limit per cell")
     page = render_index(BuildReport([r, bad], quick=False, timeout=9, seconds=12.0))
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; wins" in page
-    assert "3.142" in page and ">3.000<" in page and "full mode" in page
+    assert "full mode" in page
+    numbers = render_reproductions(BuildReport([r, bad], quick=False, timeout=9, seconds=12.0))
+    assert "3.142" in numbers and ">3.000<" in numbers and "full mode" in numbers
     assert "1 held" in page and "0 failed" in page and "1 skipped" in page
     assert "timeout at cell 4 (`fit()`): timed out: still running after the 9 s limit" in page
     assert page.index('id="nb-lectures-01_x-ipynb"') > page.index('id="claims"')
@@ -450,3 +459,83 @@ def test_doctor(tmp_path):
     assert str(tmp_path / "data") in out  # the data root in use
     assert "network for downloads: False" in out  # AELAB_OFFLINE=1 honoured
     assert "quick mode:" in out
+
+
+# --------------------------------------------------------------------------- the offline site
+
+
+def test_pages_need_no_network_and_link_in_course_order(failing_build):
+    _, out = failing_build
+    assert (out / "_static" / "mathjax" / "MathJax.js").is_file()
+    lecture = (out / "lectures" / "01_ok.html").read_text(encoding="utf-8")
+    lab = (out / "solutions" / "02_fail_lab.html").read_text(encoding="utf-8")
+    for page in (lecture, lab):
+        remote = re.findall(r'(?:src|href)\s*=\s*["\'](?:https?:)?//[^"\']+', page)
+        assert remote == [], remote  # nothing from a CDN: no MathJax, RequireJS or widget manager
+        assert "require.min.js" not in page and "embed-amd" not in page
+        assert 'src="../_static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"' in page
+        assert 'href="../index.html"' in page and 'href="../reproductions.html"' in page
+    # course order: lecture 01, then lab 02
+    assert 'href="../solutions/02_fail_lab.html" rel="next"' in lecture  # (nbconvert sorts attributes)
+    assert 'href="../lectures/01_ok.html" rel="prev"' in lab and 'rel="next"' not in lab
+
+
+def test_report_measures_each_kernels_memory_and_cpu_time(failing_build):
+    _, out = failing_build
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    for nb in report["notebooks"]:
+        assert 20 < nb["peak_rss_mb"] < 20_000, nb  # a Python kernel holds tens of MiB at least
+        assert 0 < nb["cpu_seconds"] < 600, nb
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "peak memory" in index and " MiB" in index
+
+
+def _widget_state(**models):
+    return {"application/vnd.jupyter.widget-state+json": {"version_major": 2, "version_minor": 0, "state": {
+        mid: {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state, **extra}
+        for mid, (name, state, extra) in models.items()}}}
+
+
+def test_static_widgets_turn_progress_bars_into_text_and_explorers_into_snapshots():
+    from aelab.tools import site
+
+    png = "iVBORw0KGgo="  # any base64
+    nb = new_notebook(cells=[new_code_cell("fit()"), new_code_cell("explorer")])
+    view = "application/vnd.jupyter.widget-view+json"
+    nb.cells[0].outputs = [nbformat.v4.new_output("display_data", data={
+        view: {"model_id": "bar", "version_major": 2, "version_minor": 0}, "text/plain": "fit:   0%| | 0/5"})]
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={
+        view: {"model_id": "box", "version_major": 2, "version_minor": 0}, "text/plain": "VBox(...)"})]
+    nb.metadata["widgets"] = _widget_state(
+        bar=("HBoxModel", {"children": ["IPY_MODEL_left", "IPY_MODEL_prog", "IPY_MODEL_right"]}, {}),
+        left=("HTMLModel", {"value": "fit: 100%"}, {}),
+        prog=("FloatProgressModel", {"value": 5, "max": 5}, {}),
+        right=("HTMLModel", {"value": " 5/5 [00:01&lt;00:00]"}, {}),
+        box=("VBoxModel", {"children": ["IPY_MODEL_slider", "IPY_MODEL_img"]}, {}),
+        slider=("FloatSliderModel", {"value": 1.5, "description": "z1"}, {}),
+        img=("ImageModel", {"format": "png"}, {"buffers": [{"path": ["value"], "encoding": "base64", "data": png}]}),
+    )
+    assert site.static_widgets(nb) == 2
+    assert "widgets" not in nb.metadata
+    assert nb.cells[0].outputs[0]["data"] == {"text/plain": "fit: 100% |████████████████████|  5/5 [00:01<00:00]"}
+    snapshot = nb.cells[1].outputs[0]["data"]["text/html"]
+    assert f'src="data:image/png;base64,{png}"' in snapshot and "z1 = 1.5" in snapshot
+    assert "Interactive widget" in snapshot
+
+
+def test_course_map_titles_summaries_and_order(tmp_path):
+    from aelab.tools import site
+
+    _write(tmp_path / "lectures" / "02_b.ipynb", [new_markdown_cell("# Lecture 02: Deep *autoencoders*\n\n"
+                                                                  "Stacks of layers [learn](x.html) codes. More.")])
+    _write(tmp_path / "solutions" / "01_a_lab.ipynb", [new_markdown_cell("# Lab 01\n\nDo it.")])
+    _write(tmp_path / "lectures" / "01_a.ipynb", [new_code_cell("1")])
+    rels = ["lectures/01_a.ipynb", "lectures/02_b.ipynb", "solutions/01_a_lab.ipynb"]
+    entries = [site.read_entry(tmp_path / r, r) for r in rels]
+    assert entries[1].title == "Lecture 02: Deep autoencoders" and entries[1].summary == "Stacks of layers learn codes."
+    assert entries[0].title == "01 a"  # no heading: the file name
+    order = [e.rel for e in site.course_order(entries)]
+    assert order == ["lectures/01_a.ipynb", "solutions/01_a_lab.ipynb", "lectures/02_b.ipynb"]
+    nav = site.page_nav(site.course_order(entries))
+    assert nav["solutions/01_a_lab.ipynb"]["next"]["href"] == "../lectures/02_b.html"
+    assert nav["lectures/01_a.ipynb"]["prev"] is None

@@ -1,11 +1,13 @@
 """``aelab build``: execute the course's notebooks and publish them as a static HTML site.
 
 Every notebook under ``lectures/`` and ``solutions/`` is executed with nbclient (a fresh kernel
-each), rendered with nbconvert's ``HTMLExporter`` into ``_build/``, and summarized in
-``_build/index.html`` (rendered from the Jinja2 template ``templates/index.html.j2``) and
-``_build/report.json``: status, run time, the claims each notebook checked (held / failed /
-skipped) and the numbers it recorded with ``aelab.record``, beside the papers' values where a
-paper gives one.
+each) and rendered into ``_build/`` by :mod:`aelab.tools.site` (pages that need no network:
+MathJax from the site, widgets as static snapshots, previous/next links). ``_build/index.html``
+(the Jinja2 template ``templates/index.html.j2``) is the course map followed by the build report:
+status, run time, the kernel's peak memory and CPU time, and the claims each notebook checked
+(held / failed / skipped). ``_build/reproductions.html`` lists the numbers recorded with
+``aelab.record`` beside the papers' values, with source and protocol; ``_build/report.json``
+holds all of it.
 
 Reliability rules the build keeps:
 
@@ -41,14 +43,16 @@ from pathlib import Path
 from ..files import atomic_write_text, clean_stale_temporaries
 from ..report import REPORT_ENV, read_report
 from ..runtime import QUICK_ENV
+from . import site
 
 __all__ = ["NOTEBOOK_DIRS", "BuildError", "BuildInterrupt", "NotebookResult", "BuildReport", "find_notebooks",
-           "execute_notebook", "render_index", "build", "strip_ansi"]
+           "execute_notebook", "render_index", "render_reproductions", "build", "strip_ansi"]
 
 NOTEBOOK_DIRS = ("lectures", "solutions")
 CLAIM_STATUSES = ("held", "failed", "skipped")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 INDEX_TEMPLATE = "index.html.j2"
+REPRODUCTIONS_TEMPLATE = "reproductions.html.j2"
 
 # CSI sequences (colours, cursor moves: ESC [ ... final byte) and two-byte escapes (ESC + one char)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -88,6 +92,10 @@ class NotebookResult:
     ``"timeout"`` (a cell ran past the limit) or ``"interrupted"`` (SIGINT/SIGTERM).
     ``failed_cell`` is the index of the cell in the notebook's list of cells (0-based, as
     nbformat counts, markdown cells included) and ``failed_cell_source`` its first line.
+    ``peak_rss_mb`` is the kernel's peak resident memory in MiB (Linux's ``VmHWM``; elsewhere the
+    resident memory at the end) and ``cpu_seconds`` the CPU time of the kernel and its children
+    (user + system), both measured just before the kernel shuts down: what one student's
+    notebook costs a shared hub.
     """
 
     path: str
@@ -99,6 +107,8 @@ class NotebookResult:
     claims: list[dict] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
     html: str = ""
+    peak_rss_mb: float | None = None
+    cpu_seconds: float | None = None
 
     @property
     def where(self) -> str:
@@ -217,6 +227,29 @@ class _Running:
 
     cell: int | None = None
     pgid: int | None = None
+    peak_rss_mb: float | None = None
+    cpu_seconds: float | None = None
+
+
+def _measure_kernel(running: _Running) -> None:
+    """Record the kernel process's peak memory and CPU time in ``running`` (best effort)."""
+    if not running.pgid:
+        return
+    try:
+        import psutil
+
+        proc = psutil.Process(running.pgid)
+        t = proc.cpu_times()
+        running.cpu_seconds = float(t.user + t.system + getattr(t, "children_user", 0.0)
+                                    + getattr(t, "children_system", 0.0))
+        peak = None
+        status = Path(f"/proc/{running.pgid}/status")
+        if status.exists():
+            match = re.search(r"^VmHWM:\s+(\d+)\s+kB", status.read_text(), re.M)
+            peak = int(match.group(1)) * 1024 if match else None
+        running.peak_rss_mb = (peak if peak is not None else proc.memory_info().rss) / 2**20
+    except Exception:  # psutil missing, the process already gone: the figures stay unknown
+        pass
 
 
 def _cancel_pending_tasks() -> None:
@@ -253,7 +286,9 @@ def _run_cells(client, nb, env: dict, running: _Running) -> None:
                 client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
             running.cell = None
             client.set_widgets_metadata()
+            _measure_kernel(running)
         except BaseException as exc:
+            _measure_kernel(running)
             from nbclient.exceptions import CellExecutionError
 
             if not isinstance(exc, CellExecutionError):  # a busy or broken kernel: do not wait for it
@@ -307,7 +342,8 @@ def _describe_failure(result: NotebookResult, exc: Exception, timeout: int) -> N
     result.error = strip_ansi(result.error).strip()
 
 
-def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout: int) -> NotebookResult:
+def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout: int,
+                     nav: dict | None = None) -> NotebookResult:
     """Execute one notebook in a fresh kernel, write its HTML page, return its result.
 
     Parameters
@@ -320,6 +356,8 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
         Run the kernel with ``AELAB_QUICK=1`` (else ``0``).
     timeout : int
         Seconds allowed per cell.
+    nav : dict, optional
+        This page's links (:func:`aelab.tools.site.page_nav`): index, previous, next.
 
     Returns
     -------
@@ -335,7 +373,6 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
     """
     import nbformat
     from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
 
     rel = path.relative_to(root).as_posix()
     result = NotebookResult(path=rel)
@@ -369,12 +406,13 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
         if result.status != "ok":
             _stop_kernel(client, running)
         result.seconds = time.perf_counter() - start
+        result.peak_rss_mb, result.cpu_seconds = running.peak_rss_mb, running.cpu_seconds
         result.claims, result.records = read_report(report_file)
         os.unlink(report_file)
     if result.status != "ok" and running.cell is not None:
         result.failed_cell = running.cell
         result.failed_cell_source = _first_line(nb.cells[running.cell].get("source", ""))
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    body = site.render_page(nb, rel, nav)
     html_rel = rel[:-len(".ipynb")] + ".html"
     atomic_write_text(out / html_rel, body)
     result.html = html_rel
@@ -386,14 +424,14 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
 # --------------------------------------------------------------------------- the index page
 
 
-@functools.lru_cache(maxsize=1)
-def _template():
+@functools.lru_cache(maxsize=None)
+def _template(name: str = INDEX_TEMPLATE):
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _fmt
-    return env.get_template(INDEX_TEMPLATE)
+    return env.get_template(name)
 
 
 def _fmt(v) -> str:
@@ -406,7 +444,26 @@ def _anchor(path: str) -> str:
     return "nb-" + re.sub(r"[^A-Za-z0-9_-]+", "-", path).strip("-")
 
 
-def render_index(report: BuildReport, *, queued: list[str] | None = None) -> str:
+def _mode(report: BuildReport) -> str:
+    return ("quick mode (AELAB_QUICK=1: sizes shrunk; claims needing full training skipped)" if report.quick
+            else "full mode")
+
+
+def _course_rows(entries: list[site.CourseEntry], results: dict[str, NotebookResult]) -> list[dict]:
+    """The course map: one row per number, its lecture and its lab (title, summary, link, status)."""
+    rows: dict[str, dict] = {}
+    for e in site.course_order(entries):
+        r = results.get(e.rel)
+        item = {"title": e.title, "summary": e.summary, "html": r.html if r and r.html else "",
+                "status": r.status if r else "not run", "n_claims": len(r.claims) if r else 0,
+                "counts": r.claim_counts() if r else {s: 0 for s in CLAIM_STATUSES}}
+        row = rows.setdefault(e.number or e.rel, {"number": e.number, "lecture": None, "lab": None})
+        row[e.kind] = row[e.kind] or item
+    return list(rows.values())
+
+
+def render_index(report: BuildReport, *, queued: list[str] | None = None,
+                 entries: list[site.CourseEntry] | None = None) -> str:
     """The site's index page, rendered from ``templates/index.html.j2``.
 
     Parameters
@@ -416,49 +473,65 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None) -> str
     queued : list of str, optional
         Given while the build runs: the notebooks about to run. The page then says "build in
         progress" and shows no results.
+    entries : list of CourseEntry, optional
+        Titles and summaries for the course map (:func:`aelab.tools.site.read_entry`); default:
+        titles from the notebooks' file names.
 
     Returns
     -------
     str
-        A complete HTML document: the summary, one row per notebook (status, run time, held /
-        skipped / failed claims), the key numbers beside the papers' values, and every claim
-        grouped by notebook.
+        A complete HTML document: the course map (each lecture and lab with its title, summary
+        and status), then the build report (one row per notebook: status, run time, peak memory,
+        CPU time, held / skipped / failed claims) and every claim grouped by notebook.
     """
     notebooks = []
     for r in report.notebooks:
         notebooks.append({"path": r.path, "html": r.html, "status": r.status, "seconds": r.seconds, "where": r.where,
                           "error": r.error, "counts": r.claim_counts(), "n_claims": len(r.claims),
-                          "anchor": _anchor(r.path)})
-    records = [{"notebook": r.path, **e} for r in report.notebooks for e in r.records]
+                          "anchor": _anchor(r.path), "peak_rss_mb": r.peak_rss_mb, "cpu_seconds": r.cpu_seconds})
+    if entries is None:
+        entries = [site.read_entry(Path("/nonexistent"), r.path) for r in report.notebooks]
+    course = _course_rows(entries, {r.path: r for r in report.notebooks})
     claims = [{"path": r.path, "anchor": _anchor(r.path), "claims": r.claims} for r in report.notebooks if r.claims]
-    mode = ("quick mode (AELAB_QUICK=1: sizes shrunk; claims needing full training skipped)" if report.quick
-            else "full mode")
+    peaks = [r.peak_rss_mb for r in report.notebooks if r.peak_rss_mb is not None]
     return _template().render(
-        in_progress=queued is not None, queued=list(queued or []), mode=mode, seconds=report.seconds,
+        in_progress=queued is not None, queued=list(queued or []), mode=_mode(report), seconds=report.seconds,
         timeout=report.timeout, interrupted=report.interrupted, not_run=list(report.not_run),
-        counts=report.claims, notebooks=notebooks, records=records, claims=claims,
+        counts=report.claims, notebooks=notebooks, claims=claims, course=course, peak_mb=max(peaks, default=None),
     )
+
+
+def render_reproductions(report: BuildReport) -> str:
+    """``reproductions.html``: every recorded number; those with a paper's value first, with source and protocol."""
+    records = [{"notebook": r.path, "html": r.html, **e} for r in report.notebooks for e in r.records]
+    with_paper = [e for e in records if e.get("paper") is not None]
+    own = [e for e in records if e.get("paper") is None]
+    return _template(REPRODUCTIONS_TEMPLATE).render(mode=_mode(report), with_paper=with_paper, own=own)
 
 
 # --------------------------------------------------------------------------- the whole build
 
 
 def _start_site(out: Path, report: BuildReport, rels: list[str]) -> None:
-    """Remove the old report and say "build in progress" before any notebook runs."""
+    """Remove the old report, say "build in progress" and copy MathJax before any notebook runs."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         for folder in {out} | {(out / rel).parent for rel in rels}:  # what killed builds left behind
             clean_stale_temporaries(folder)
         (out / "report.json").unlink(missing_ok=True)
         atomic_write_text(out / "index.html", render_index(report, queued=rels))
+        site.install_mathjax(out)
+    except site.SiteError as exc:
+        raise BuildError(str(exc)) from None
     except OSError as exc:
         raise BuildError(f"cannot write the site to {out} ({exc.strerror or exc}); pass a writable folder "
                          "with --out") from None
 
 
-def _finish_site(out: Path, report: BuildReport) -> None:
+def _finish_site(out: Path, report: BuildReport, entries: list[site.CourseEntry]) -> None:
     atomic_write_text(out / "report.json", json.dumps(report.to_json(), indent=2))
-    atomic_write_text(out / "index.html", render_index(report))
+    atomic_write_text(out / "reproductions.html", render_reproductions(report))
+    atomic_write_text(out / "index.html", render_index(report, entries=entries))
 
 
 def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800, dirs=NOTEBOOK_DIRS,
@@ -503,6 +576,8 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
     if not notebooks:
         raise BuildError(f"no notebooks under {', '.join(str(root / d) for d in dirs)}")
     rels = [p.relative_to(root).as_posix() for p in notebooks]
+    entries = [site.read_entry(p, rel) for p, rel in zip(notebooks, rels)]
+    nav = site.page_nav(site.course_order(entries))
     report = BuildReport([], quick=quick, timeout=timeout)
     _start_site(out, report, rels)
     start = time.perf_counter()
@@ -511,7 +586,7 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
         try:
             for path, rel in zip(bar, rels):
                 bar.set_postfix_str(rel)
-                r = execute_notebook(path, root, out, quick=quick, timeout=timeout)
+                r = execute_notebook(path, root, out, quick=quick, timeout=timeout, nav=nav[rel])
                 report.notebooks.append(r)
                 if progress:
                     c = r.claim_counts()
@@ -538,5 +613,5 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
         report.not_run = [rel for rel in rels if rel not in done]
         report.seconds = time.perf_counter() - start
         signals.finishing()
-        _finish_site(out, report)
+        _finish_site(out, report, entries)
     return report
