@@ -115,8 +115,26 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check_site(args: argparse.Namespace) -> int:
+    from .sitecheck import SiteCheckError, check_site
+
+    try:
+        results = check_site(args.out, args.screenshots)
+    except SiteCheckError as exc:
+        print(f"aelab check-site: {exc}", file=sys.stderr)
+        return 2
+    for r in results:
+        mark = "✔" if not r.problems else "✘"
+        print(f"{mark} {r.page}: {r.math} math, {r.images} images, {r.widgets} widget snapshots"
+              + ("" if not r.problems else " — " + "; ".join(r.problems)))
+    bad = [r for r in results if r.problems]
+    shots = Path(results[0].screenshot).parent if results else args.screenshots
+    print(f"{len(results) - len(bad)}/{len(results)} pages fine offline; screenshots in {shots}")
+    return 1 if bad else 0
+
+
 def make_parser() -> argparse.ArgumentParser:
-    """The ``aelab`` command's argument parser (subcommands ``build``, ``release``, ``doctor``)."""
+    """The ``aelab`` command's argument parser (subcommands ``build``, ``check-site``, ``release``, ``doctor``)."""
     from .release import add_release_parser
 
     parser = _Parser(prog="aelab", description="The autoencoder course kit.")
@@ -130,6 +148,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="seconds allowed per cell, > 0 (default 1800)")
     b.add_argument("--dirs", nargs="+", default=["lectures", "solutions"], help="notebook folders under ROOT")
     b.set_defaults(func=_cmd_build)
+
+    c = sub.add_parser("check-site", help="open the built site offline in headless Chromium and check every page")
+    c.add_argument("--out", default="_build", help="the site folder (default: _build)")
+    c.add_argument("--screenshots", default=None, help="where to write the screenshots (default: OUT/_screenshots)")
+    c.set_defaults(func=_cmd_check_site)
 
     d = sub.add_parser("doctor", help="print versions, device and data sources")
     d.set_defaults(func=_cmd_doctor)

@@ -289,7 +289,7 @@ def install_mathjax(out: Path) -> Path:
 def _exporter(depth: int):
     from nbconvert import HTMLExporter
 
-    mathjax = "../" * depth + MATHJAX_DIR + "/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+    mathjax = "../" * depth + MATHJAX_DIR + "/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"
     return HTMLExporter(template_name="lab", extra_template_paths=[str(TEMPLATE_DIR)],
                         template_file=PAGE_TEMPLATE, mathjax_url=mathjax)
 
