@@ -236,3 +236,231 @@ def precision_at_k(query: torch.Tensor, database: torch.Tensor, query_labels: to
     nearest = cosine_neighbors(query, database, k, exclude_self=exclude_self, block=block)   # (Q, k)
     same = database_labels.cpu()[nearest] == query_labels.cpu()[:, None]
     return same.double().mean().item()
+
+
+# --- text retrieval (lecture 06): bag of words, TF-IDF, LSA, precision-recall ---------------
+
+def fit_vocabulary(train_documents, max_features: int = 2000):
+    """The ``max_features`` most frequent words of the training documents, English stop words removed.
+
+    scikit-learn's ``CountVectorizer(max_features=..., stop_words="english")`` fitted on the
+    training documents only; its ``transform(documents)`` gives the ``(N, V)`` sparse matrix of
+    word counts (the *bag of words*: which words occur how often, their order forgotten).
+
+    Parameters
+    ----------
+    train_documents : sequence of str
+    max_features : int
+        V, the vocabulary size (Hinton & Salakhutdinov 2006 use 2,000).
+
+    Returns
+    -------
+    sklearn.feature_extraction.text.CountVectorizer
+        Fitted; ``get_feature_names_out()`` lists the V words.
+
+    Raises
+    ------
+    TypeError
+        If ``train_documents`` is a single string rather than a sequence of them.
+    ValueError
+        If ``max_features`` is not a positive integer or there are no documents.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if isinstance(train_documents, str):
+        raise TypeError("train_documents must be a sequence of strings (one per document), got one string")
+    if isinstance(max_features, bool) or not isinstance(max_features, numbers.Integral) or max_features < 1:
+        raise ValueError(f"max_features must be a positive integer, got {max_features!r}")
+    if len(train_documents) == 0:
+        raise ValueError("train_documents is empty")
+    return CountVectorizer(max_features=int(max_features), stop_words="english").fit(train_documents)
+
+
+def _counts(X, name: str):
+    import scipy.sparse as sp
+
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    if not (sp.issparse(X) or isinstance(X, np.ndarray)) or X.ndim != 2:
+        raise TypeError(f"{name} must be a 2-D count matrix (N, V): scipy sparse, NumPy or torch, got "
+                        f"{type(X).__name__}")
+    return X
+
+
+def tfidf_lsa(train_counts, query_counts, n_components: int | None = None, *, seed: int = 0):
+    """TF-IDF vectors, or their LSA codes, with everything fitted on the training documents only.
+
+    TF-IDF weighs each count by the word's *inverse document frequency*
+    ``idf_w = log((1 + N) / (1 + df_w)) + 1`` (rare words count more) and scales each document to
+    length 1 (scikit-learn's ``TfidfTransformer``). Latent semantic analysis (LSA; Deerwester et
+    al. 1990) keeps the top ``n_components`` directions of the truncated SVD of the training
+    TF-IDF matrix (``TruncatedSVD``): the linear baseline of Hinton & Salakhutdinov (2006, Fig. 4).
+    The queries are transformed with the idf and the directions of the *training* documents.
+
+    Parameters
+    ----------
+    train_counts, query_counts : sparse matrix, ndarray or torch.Tensor
+        ``(N, V)`` and ``(Q, V)`` word counts (e.g. from :func:`fit_vocabulary`'s ``transform``).
+    n_components : int, optional
+        k, the LSA code size (``1 <= k < V``); None gives the TF-IDF vectors themselves.
+    seed : int
+        Seed of the randomized SVD.
+
+    Returns
+    -------
+    train_codes, query_codes
+        With ``n_components``: float32 torch tensors ``(N, k)`` and ``(Q, k)``. Without: the
+        TF-IDF vectors as scipy CSR matrices ``(N, V)`` and ``(Q, V)`` (float64, rows of length 1
+        or 0), which :func:`retrieval_precision` accepts.
+
+    Raises
+    ------
+    TypeError
+        If a count matrix is not 2-D.
+    ValueError
+        If the vocabularies differ or ``n_components`` is out of range.
+    """
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    train_counts, query_counts = _counts(train_counts, "train_counts"), _counts(query_counts, "query_counts")
+    if train_counts.shape[1] != query_counts.shape[1]:
+        raise ValueError(f"train_counts has {train_counts.shape[1]} words per row but query_counts has "
+                         f"{query_counts.shape[1]}: use one vocabulary for both")
+    tfidf = TfidfTransformer().fit(train_counts)
+    train_tfidf, query_tfidf = tfidf.transform(train_counts).tocsr(), tfidf.transform(query_counts).tocsr()
+    if n_components is None:
+        return train_tfidf, query_tfidf
+    if isinstance(n_components, bool) or not isinstance(n_components, numbers.Integral):
+        raise TypeError(f"n_components must be an integer or None, got {n_components!r}")
+    if not 1 <= n_components < train_counts.shape[1]:
+        raise ValueError(f"n_components must be in [1, V) = [1, {train_counts.shape[1]}), got {n_components}")
+    svd = TruncatedSVD(int(n_components), random_state=seed).fit(train_tfidf)
+    return (torch.from_numpy(svd.transform(train_tfidf)).float(),
+            torch.from_numpy(svd.transform(query_tfidf)).float())
+
+
+def _unit_matrix(X, name: str):
+    """Rows of length 1 as a float32 torch tensor or a scipy CSR matrix; ValueError on a zero row."""
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"{name} must be a non-empty (N, D) matrix, got shape {X.shape}")
+        X = X.tocsr().astype(np.float32)
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(1))).ravel()
+        bad = (norms == 0) | ~np.isfinite(norms)
+        if bad.any():
+            raise ValueError(f"{name} has {int(bad.sum())} row(s) of length 0 or with non-finite values (first: "
+                             f"{np.flatnonzero(bad)[:5].tolist()}); the cosine similarity of such a row is undefined "
+                             "(drop documents with no vocabulary word)")
+        return sp.diags(1 / norms).astype(np.float32) @ X
+    return _unit_rows(X, name).cpu()
+
+
+def retrieval_precision(query, database, query_labels: torch.Tensor, database_labels: torch.Tensor,
+                        ks, *, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall after retrieving each query's ``k`` most cosine-similar database rows.
+
+    For each query the database is ranked by cosine similarity; a retrieved row is *relevant*
+    if it has the query's label. Precision@k = relevant among the top k / k; recall@k = relevant
+    among the top k / all relevant rows in the database. Both are averaged over the queries
+    (queries with no relevant row count as recall 0). With ``ks`` spread over the fractions of
+    the database retrieved this gives Hinton & Salakhutdinov's (2006) Fig. 4 and Salakhutdinov
+    & Hinton's (2009) precision-recall curves; ``ks=[10]`` gives :func:`precision_at_k`'s number.
+
+    Parameters
+    ----------
+    query, database : torch.Tensor, ndarray or scipy sparse matrix
+        ``(Q, D)`` and ``(M, D)``; no row of length 0. Sparse TF-IDF rows (from
+        :func:`tfidf_lsa`) stay sparse until each block's similarities.
+    query_labels, database_labels : torch.Tensor
+        Integer, ``(Q,)`` and ``(M,)``.
+    ks : sequence of int
+        Retrieval depths, each in ``[1, M]``.
+    block : int, optional
+        Queries per block (default: about :data:`MAX_BLOCK_ENTRIES` similarities at once).
+
+    Returns
+    -------
+    precision, recall : np.ndarray
+        float64, ``(len(ks),)`` each, in [0, 1].
+
+    Raises
+    ------
+    TypeError, ValueError
+        On non-matrix inputs, different row sizes, a row of length 0, labels that are not one
+        integer per row, or a ``k`` out of range.
+    """
+    import scipy.sparse as sp
+
+    if isinstance(query, np.ndarray):
+        query = torch.from_numpy(query)
+    if isinstance(database, np.ndarray):
+        database = torch.from_numpy(database)
+    q, db = _unit_matrix(query, "query"), _unit_matrix(database, "database")
+    if sp.issparse(q) != sp.issparse(db):
+        raise TypeError("query and database must both be sparse matrices or both dense (tensors or arrays), got "
+                        f"{type(query).__name__} and {type(database).__name__}")
+    if q.shape[1] != db.shape[1]:
+        raise ValueError(f"query rows have {q.shape[1]} numbers but database rows have {db.shape[1]}")
+    n_q, m = q.shape[0], db.shape[0]
+    _labels(query_labels, n_q, "query_labels", "query")
+    _labels(database_labels, m, "database_labels", "database")
+    ks = np.asarray(ks)
+    if ks.ndim != 1 or len(ks) == 0 or not np.issubdtype(ks.dtype, np.integer) or ks.min() < 1 or ks.max() > m:
+        raise ValueError(f"ks must be a non-empty sequence of integers in [1, M] = [1, {m}], got {ks.tolist()}")
+    qy, dby = query_labels.cpu(), database_labels.cpu()
+    relevant_total = torch.bincount(dby, minlength=int(max(qy.max(), dby.max())) + 1)[qy].double()   # (Q,)
+    kmax, idx = int(ks.max()), torch.as_tensor(ks - 1)
+    block = max(1, MAX_BLOCK_ENTRIES // m) if block is None else int(block)
+    hits = torch.zeros(len(ks), dtype=torch.float64)
+    recall = torch.zeros(len(ks), dtype=torch.float64)
+    db_t = db.T.tocsr() if sp.issparse(db) else db.T
+    for start in range(0, n_q, block):
+        qb = q[start:start + block]
+        sim = torch.from_numpy((qb @ db_t).toarray()) if sp.issparse(qb) else qb @ db_t      # (b, M) cosines
+        order = sim.topk(kmax, dim=1).indices if kmax < m else sim.argsort(dim=1, descending=True)
+        found = (dby[order] == qy[start:start + block, None]).double().cumsum(1)[:, idx]   # (b, len(ks))
+        hits += found.sum(0)
+        recall += (found / relevant_total[start:start + block, None].clamp(min=1)).sum(0)
+    return (hits / n_q / torch.as_tensor(ks, dtype=torch.float64)).numpy(), (recall / n_q).numpy()
+
+
+def nearest_distance(images: torch.Tensor, data: torch.Tensor, *, block: int | None = None) -> torch.Tensor:
+    """Euclidean distance from each image to its nearest row of ``data``: "how far from the data is it?".
+
+    Lectures 02 and 06 measure decoded images with it (an image on the data manifold is close
+    to some training image; a decoded "hole" is far from all of them). The distances of
+    ``block`` images at a time are one ``torch.cdist``, so memory stays at ``block × M``.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(P, ...)`` float, flattened per row.
+    data : torch.Tensor
+        ``(M, ...)`` float with as many numbers per row.
+    block : int, optional
+        Rows of ``images`` per block (default: about :data:`MAX_BLOCK_ENTRIES` distances at once).
+
+    Returns
+    -------
+    torch.Tensor
+        float32, ``(P,)``, on the CPU: ``min_m ‖images[p] − data[m]‖`` (not squared).
+
+    Raises
+    ------
+    TypeError
+        If either is not a float tensor.
+    ValueError
+        On empty inputs or different row sizes.
+    """
+    a, b = _as_rows(images, "images"), _as_rows(data, "data")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"images have {a.shape[1]} numbers per row but data rows have {b.shape[1]}")
+    a, b = torch.from_numpy(a).float(), torch.from_numpy(b).float()
+    block = max(1, MAX_BLOCK_ENTRIES // len(b)) if block is None else int(block)
+    return torch.cat([torch.cdist(a[i:i + block], b).min(1).values for i in range(0, len(a), block)])
+
+
+__all__ += ["fit_vocabulary", "tfidf_lsa", "retrieval_precision", "nearest_distance"]

@@ -33,6 +33,7 @@ import contextlib
 import errno
 import functools
 import gzip
+import numbers
 import os
 import shutil
 import socket
@@ -673,8 +674,7 @@ def add_noise(x: torch.Tensor, kind: str = "gaussian", level: float = 0.3, *,
     ValueError
         On an unknown ``kind`` or ``level`` outside ``[0, 1]``.
     """
-    if not 0.0 <= level <= 1.0:
-        raise ValueError(f"level must be in [0, 1], got {level!r}")
+    level = _check_p(level, "level")
     corrupt = _CORRUPTIONS.get(kind)
     if corrupt is None:
         raise ValueError(f"kind must be 'gaussian', 'masking' or 'salt_pepper', got {kind!r}")
@@ -682,7 +682,7 @@ def add_noise(x: torch.Tensor, kind: str = "gaussian", level: float = 0.3, *,
 
 
 def _check_p(p, name: str = "p") -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) and not (isinstance(p, torch.Tensor) and p.numel() == 1):
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) and not (isinstance(p, torch.Tensor) and p.numel() == 1):
         raise TypeError(f"{name} must be a number in [0, 1], got {type(p).__name__}")
     p = float(p)
     if not 0.0 <= p <= 1.0:  # also rejects NaN
@@ -690,10 +690,16 @@ def _check_p(p, name: str = "p") -> float:
     return p
 
 
-def _check_images(x) -> None:
+def _check_images(x, generator=None, *, in_unit_range: bool = True) -> None:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         kind = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else type(x).__name__
         raise TypeError(f"x must be a floating-point tensor with values in [0, 1], got {kind}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__} "
+                        "(e.g. torch.Generator().manual_seed(0))")
+    if in_unit_range and x.numel() and not bool(((x >= 0) & (x <= 1)).all()):  # also catches NaN
+        raise ValueError(f"x must have values in [0, 1] (pixels), got min {x.min().item():.4g}, "
+                         f"max {x.max().item():.4g}" + (" and NaN" if bool(x.isnan().any()) else ""))
 
 
 def gaussian_noise(x: torch.Tensor, std: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -719,11 +725,12 @@ def gaussian_noise(x: torch.Tensor, std: float, *, generator: torch.Generator | 
     Raises
     ------
     TypeError
-        If ``x`` is not a floating-point tensor or ``std`` not a number.
+        If ``x`` is not a floating-point tensor, ``std`` not a number or ``generator`` not a
+        ``torch.Generator``.
     ValueError
-        If ``std`` is outside ``[0, 1]`` (or NaN).
+        If ``std`` is outside ``[0, 1]`` (or NaN), or ``x`` has values outside ``[0, 1]`` (or NaN).
     """
-    _check_images(x)
+    _check_images(x, generator)
     std = _check_p(std, "std")
     noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return (x + std * noise).clamp_(0.0, 1.0)
@@ -735,7 +742,8 @@ def masking_noise(x: torch.Tensor, p: float, *, generator: torch.Generator | Non
     Parameters
     ----------
     x : torch.Tensor
-        Float tensor of any shape, values in ``[0, 1]``.
+        Float tensor of any shape; values in ``[0, 1]`` for images, where the result stays in
+        ``[0, 1]`` (not enforced: zeroing also suits codes of a stacked denoising autoencoder).
     p : float
         Probability that a value is zeroed, in ``[0, 1]``; on average a fraction ``p`` of the
         values is corrupted (a corrupted value that was already 0 does not change).
@@ -750,11 +758,12 @@ def masking_noise(x: torch.Tensor, p: float, *, generator: torch.Generator | Non
     Raises
     ------
     TypeError
-        If ``x`` is not a floating-point tensor or ``p`` not a number.
+        If ``x`` is not a floating-point tensor, ``p`` not a number or ``generator`` not a
+        ``torch.Generator``.
     ValueError
         If ``p`` is outside ``[0, 1]`` (or NaN).
     """
-    _check_images(x)
+    _check_images(x, generator, in_unit_range=False)  # zeroing also suits codes outside [0, 1] (stacked DAEs)
     p = _check_p(p)
     u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     return torch.where(u < p, torch.zeros_like(x), x)
@@ -784,11 +793,12 @@ def salt_and_pepper(x: torch.Tensor, p: float, *, generator: torch.Generator | N
     Raises
     ------
     TypeError
-        If ``x`` is not a floating-point tensor or ``p`` not a number.
+        If ``x`` is not a floating-point tensor, ``p`` not a number or ``generator`` not a
+        ``torch.Generator``.
     ValueError
-        If ``p`` is outside ``[0, 1]`` (or NaN).
+        If ``p`` is outside ``[0, 1]`` (or NaN), or ``x`` has values outside ``[0, 1]`` (or NaN).
     """
-    _check_images(x)
+    _check_images(x, generator)
     p = _check_p(p)
     u = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     salt = torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device) < 0.5
@@ -813,11 +823,16 @@ def psnr(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
     Raises
     ------
+    TypeError
+        If either is not a floating-point tensor.
     ValueError
         If the shapes differ or there is no batch dimension.
     """
     if not isinstance(x_hat, torch.Tensor) or not isinstance(x, torch.Tensor):
-        raise TypeError("x_hat and x must be tensors")
+        raise TypeError(f"x_hat and x must be tensors, got {type(x_hat).__name__} and {type(x).__name__}")
+    if not x_hat.is_floating_point() or not x.is_floating_point():
+        raise TypeError(f"x_hat and x must be floating-point tensors with values in [0, 1], got {x_hat.dtype} and "
+                        f"{x.dtype} (convert uint8 images with .float() / 255)")
     if x_hat.shape != x.shape or x.ndim < 2:
         raise ValueError(f"x_hat and x must have the same shape (N, ...), got {tuple(x_hat.shape)} and {tuple(x.shape)}")
     mse = (x_hat - x).pow(2).flatten(1).mean(1)
@@ -850,14 +865,22 @@ def circle_manifold(n: int = 500, noise: float = 0.0, *, radius: float = 1.0, se
     Raises
     ------
     ValueError
-        If ``n < 2``, ``noise < 0`` or ``radius <= 0``.
+        If ``n`` is not an integer >= 2, ``noise`` is negative or not finite, or ``radius`` is not
+        a finite number > 0.
+    TypeError
+        If ``noise`` or ``radius`` is not a number, or ``seed`` not an int.
     """
-    if int(n) != n or n < 2:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0, got {noise!r}")
-    if not radius > 0:
-        raise ValueError(f"radius must be > 0, got {radius!r}")
+    for name, value in (("noise", noise), ("radius", radius)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not 0 <= noise < float("inf"):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+    if not 0 < radius < float("inf"):
+        raise ValueError(f"radius must be a finite number > 0, got {radius!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
     g = torch.Generator().manual_seed(seed)
     angle = torch.rand(int(n), generator=g, dtype=torch.float64) * 2 * np.pi
     r = radius + noise * torch.randn(int(n), generator=g, dtype=torch.float64)

@@ -348,6 +348,8 @@ def log_importance_weights(model, x: torch.Tensor, k: int, *, generator: torch.G
     ------
     ValueError
         If ``k`` or ``chunk`` is not a positive int.
+    TypeError
+        If ``model.encode`` does not return a pair ``(mu, logvar)`` (e.g. a plain autoencoder).
     """
     for name, v in (("k", k), ("chunk", chunk)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -355,7 +357,11 @@ def log_importance_weights(model, x: torch.Tensor, k: int, *, generator: torch.G
     was_training = model.training
     model.eval()
     try:
-        mu, logvar = model.encode(x)  # (N, d), (N, d)
+        enc = model.encode(x)
+        if not (isinstance(enc, tuple) and len(enc) == 2):
+            raise TypeError(f"log_importance_weights needs a VAE whose encode(x) returns (mu, logvar), "
+                            f"got {type(model).__name__}.encode returning {type(enc).__name__}")
+        mu, logvar = enc  # (N, d), (N, d)
         out = []
         for start in range(0, k, chunk):
             m = min(chunk, k - start)
@@ -432,10 +438,16 @@ def log_likelihood(model, x: torch.Tensor, k: int = 200, *, batch_size: int = 10
     Raises
     ------
     ValueError
-        If ``k``, ``batch_size`` or ``chunk`` is not a positive int.
+        If ``k``, ``batch_size`` or ``chunk`` is not a positive int, or ``x`` holds no images.
+    TypeError
+        If ``seed`` is not an int, or the model's ``encode`` does not return ``(mu, logvar)``.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"log_likelihood: batch_size must be an int >= 1, got {batch_size!r}")
+    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
+        raise TypeError(f"log_likelihood: seed must be an int, got {seed!r}")
+    if isinstance(x, torch.Tensor) and len(x) == 0:
+        raise ValueError("log_likelihood: x holds no images (shape (0, ...))")
     g = torch.Generator(device=x.device).manual_seed(int(seed))
     return torch.cat([iwae_bound(log_importance_weights(model, x[i:i + batch_size], k, generator=g,
                                                         chunk=chunk)).cpu()

@@ -1,6 +1,8 @@
 """aelab.baselines: PCA-k reconstruction equals the SVD's (lecture 01); cosine retrieval equals the brute force."""
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 
 from aelab.baselines import fit_pca, pca_reconstruct
@@ -49,7 +51,8 @@ def test_bad_input(images):
 
 
 # --------------------------------------------------------------------------- retrieval
-from aelab.baselines import cosine_neighbors, precision_at_k  # noqa: E402
+from aelab.baselines import (cosine_neighbors, fit_vocabulary, nearest_distance, precision_at_k,  # noqa: E402
+                             retrieval_precision, tfidf_lsa)
 
 
 def _brute_force_neighbors(query, database, k, exclude_self=False):
@@ -138,3 +141,113 @@ def test_retrieval_rejects_bad_input(retrieval_data):
         precision_at_k(query, database, db_labels, db_labels)
     with pytest.raises(TypeError, match="database_labels must be an integer"):
         precision_at_k(query, database, q_labels, db_labels.float())
+
+
+# --- text retrieval (lecture 06) --------------------------------------------------------------
+
+def _brute_precision_recall(query, database, q_labels, db_labels, ks):
+    """Precision and recall at each k by sorting every query's cosine similarities in Python."""
+    q = torch.as_tensor(query, dtype=torch.float64).flatten(1)
+    db = torch.as_tensor(database, dtype=torch.float64).flatten(1)
+    precision, recall = [], []
+    for k in ks:
+        p_sum = r_sum = 0.0
+        for i, a in enumerate(q):
+            sims = [float(a @ b / (a.norm() * b.norm())) for b in db]
+            top = sorted(range(len(db)), key=lambda j: -sims[j])[:k]
+            hits = sum(int(db_labels[j] == q_labels[i]) for j in top)
+            p_sum += hits / k
+            r_sum += hits / max(1, int((db_labels == q_labels[i]).sum()))
+        precision.append(p_sum / len(q))
+        recall.append(r_sum / len(q))
+    return np.array(precision), np.array(recall)
+
+
+@pytest.mark.parametrize("block", [None, 1, 5])
+def test_retrieval_precision_equals_the_brute_force(retrieval_data, block):
+    query, database, q_labels, db_labels = retrieval_data
+    ks = [1, 3, 10, 40]                                    # 40 = M: the whole database, recall 1
+    precision, recall = retrieval_precision(query, database.flatten(1), q_labels, db_labels, ks, block=block)
+    want_p, want_r = _brute_precision_recall(query, database, q_labels, db_labels, ks)
+    np.testing.assert_allclose(precision, want_p, atol=1e-9)
+    np.testing.assert_allclose(recall, want_r, atol=1e-9)
+    present = torch.isin(q_labels, db_labels).double().mean().item()
+    assert recall[-1] == pytest.approx(present)
+    assert precision[1] == pytest.approx(precision_at_k(query, database, q_labels, db_labels, k=3))
+
+
+def test_retrieval_precision_accepts_sparse_and_numpy(retrieval_data):
+    query, database, q_labels, db_labels = retrieval_data
+    q_abs, db_abs = query.abs().numpy(), database.flatten(1).abs().numpy()
+    dense = retrieval_precision(q_abs, db_abs, q_labels, db_labels, [5])
+    sparse = retrieval_precision(sp.csr_matrix(q_abs), sp.csr_matrix(db_abs), q_labels, db_labels, [5], block=4)
+    np.testing.assert_allclose(dense, sparse, atol=1e-6)
+
+
+def test_retrieval_precision_rejects_bad_input(retrieval_data):
+    query, database, q_labels, db_labels = retrieval_data
+    db = database.flatten(1)
+    with pytest.raises(ValueError, match=r"ks must be .* \[1, 40\]"):
+        retrieval_precision(query, db, q_labels, db_labels, [0, 5])
+    with pytest.raises(ValueError, match=r"ks must be"):
+        retrieval_precision(query, db, q_labels, db_labels, [41])
+    with pytest.raises(ValueError, match="length 0"):
+        retrieval_precision(sp.csr_matrix(np.zeros((2, 9))), sp.csr_matrix(db.numpy()), q_labels[:2], db_labels, [1])
+    with pytest.raises(ValueError, match="8 numbers but database rows have 9"):
+        retrieval_precision(query[:, :8], db, q_labels, db_labels, [1])
+    with pytest.raises(ValueError, match=r"query_labels must have shape"):
+        retrieval_precision(query, db, db_labels, db_labels, [1])
+    with pytest.raises(TypeError, match="both be sparse"):
+        retrieval_precision(sp.csr_matrix(query.abs().numpy()), db, q_labels, db_labels, [1])
+
+
+DOCS = ["the dog barked at the cat", "a cat chased the mouse", "dogs and cats are pets",
+        "bread is baked from dough", "the baker sells bread and cake", "cake with sugar and flour"]
+
+
+def test_fit_vocabulary_counts_words_without_stop_words():
+    vocab = fit_vocabulary(DOCS, max_features=5)
+    words = list(vocab.get_feature_names_out())
+    assert len(words) == 5 and "the" not in words and "and" not in words
+    assert "bread" in words and "cake" in words                      # the most frequent (twice each)
+    counts = vocab.transform(["bread bread cake"]).toarray()[0]
+    assert counts[words.index("bread")] == 2 and counts[words.index("cake")] == 1
+    with pytest.raises(TypeError, match="sequence of strings"):
+        fit_vocabulary("one document")
+    with pytest.raises(ValueError, match="max_features"):
+        fit_vocabulary(DOCS, max_features=0)
+
+
+def test_tfidf_lsa_fits_on_the_training_documents_only():
+    vocab = fit_vocabulary(DOCS)
+    train, query = vocab.transform(DOCS[:4]), vocab.transform(DOCS[4:])
+    t_train, t_query = tfidf_lsa(train, query)
+    assert sp.issparse(t_query) and t_query.shape == (2, train.shape[1])
+    # the idf comes from the training documents: a word absent from them gets the largest idf
+    from sklearn.feature_extraction.text import TfidfTransformer
+    want = TfidfTransformer().fit(train).transform(query).toarray()
+    np.testing.assert_allclose(t_query.toarray(), want)
+    codes_train, codes_query = tfidf_lsa(train, query, 2, seed=0)
+    assert codes_train.shape == (4, 2) and codes_query.shape == (2, 2) and codes_query.dtype == torch.float32
+    # the SVD's directions come from the training TF-IDF: the queries are projected onto them
+    _, _, vt = np.linalg.svd(t_train.toarray(), full_matrices=False)
+    np.testing.assert_allclose(np.abs(codes_query.numpy()), np.abs(want @ vt[:2].T), atol=1e-5)
+    again = tfidf_lsa(train, vocab.transform(DOCS), 2, seed=0)[1]       # other queries: same training codes
+    np.testing.assert_allclose(np.abs(again[4:].numpy()), np.abs(codes_query.numpy()), atol=1e-6)
+    with pytest.raises(ValueError, match="one vocabulary"):
+        tfidf_lsa(train, query[:, :3])
+    with pytest.raises(ValueError, match="n_components"):
+        tfidf_lsa(train, query, train.shape[1])
+
+
+@pytest.mark.parametrize("block", [None, 1, 7])
+def test_nearest_distance_equals_the_brute_force(retrieval_data, block):
+    _, database, _, _ = retrieval_data
+    images = torch.randn(9, 1, 3, 3, generator=torch.Generator().manual_seed(3))
+    got = nearest_distance(images, database, block=block)
+    want = [min(float((a - b).norm()) for b in database.flatten(1)) for a in images.flatten(1)]
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5)
+    scale = database.flatten(1).norm(dim=1).max()
+    assert nearest_distance(database, database).abs().max() < 1e-3 * scale   # each row's nearest is itself
+    with pytest.raises(ValueError, match="numbers per row"):
+        nearest_distance(images[:, :, :2], database)

@@ -37,11 +37,13 @@ from .shallow import ShallowAutoencoder
 from .vae import VAE
 from .document import DocumentAutoencoder
 from .conv_vae import ConvVAE
+from .stacked import StackedAutoencoder  # lecture 05: unrolled RBMs / stacked autoencoders
 
 __all__ = ["ConvAEConfig", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "RBM", "VAE", "code_size"]
 __all__ += ["DocumentAutoencoder"]
 __all__ += ["ShallowAutoencoder"]  # lecture 03: one sigmoid hidden layer as the code
 __all__ += ["ConvVAE"]
+__all__ += ["StackedAutoencoder"]
 
 
 def code_size(model) -> int:

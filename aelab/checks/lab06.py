@@ -1,0 +1,364 @@
+"""Lab 06's self-checks (generation and applications), re-exported by :mod:`aelab.checks`.
+
+:func:`grid_mosaic`, :func:`leave_one_out_precision`, :func:`auroc_from_errors`,
+:func:`tfidf_svd_codes`. What a check does on success, a wrong answer or an unfinished exercise
+is described in :mod:`aelab.checks._machinery`; the notebooks call them as
+``aelab.checks.<name>(...)``. The references are lecture 06's: cosine retrieval as in
+:func:`aelab.baselines.precision_at_k`, scikit-learn's ``roc_auc_score``, and TF-IDF + truncated
+SVD fitted on the training documents only (:func:`aelab.baselines.tfidf_lsa`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ._machinery import _exercise, _fail, _gen, _praise, _student
+
+__all__ = ["grid_mosaic", "leave_one_out_precision", "auroc_from_errors", "tfidf_svd_codes"]
+
+
+def _as_float_tensor(ex, out, what: str, case: str) -> torch.Tensor:
+    """A student's tensor / array / number as a float64 tensor (CheckFailed naming what it was otherwise)."""
+    if isinstance(out, torch.Tensor):
+        return out.detach().double().cpu()
+    if isinstance(out, (np.ndarray, float, int, np.floating, np.integer)) and not isinstance(out, bool):
+        return torch.as_tensor(np.asarray(out, dtype=np.float64))
+    try:
+        import scipy.sparse as sp
+        if sp.issparse(out):
+            return torch.as_tensor(out.toarray(), dtype=torch.float64)
+    except ImportError:  # pragma: no cover
+        pass
+    raise _fail(ex, f"{what} must be a torch.Tensor or a NumPy array, got {type(out).__name__} — on {case}")
+
+
+# --- Exercise 1: a decoded code grid as one mosaic -----------------------------------------------
+
+def _tile_mosaic(tiles: torch.Tensor) -> torch.Tensor:
+    """``(R, C, H, W)`` tiles -> ``(R·H, C·W)`` mosaic, tile (i, j) at block row i, block column j."""
+    r, c, h, w = tiles.shape
+    return tiles.permute(0, 2, 1, 3).reshape(r * h, c * w)
+
+
+@_exercise("06", 1, "grid_mosaic")
+def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
+    """Check ``grid_mosaic(decode, u1, u2) -> (len(u2)·H, len(u1)·W)`` against the definition.
+
+    Expected: the decoded images of the grid of codes ``(u1[j], u2[i])`` in one image, laid out as on a
+    plot's axes: code unit 1 grows to the **right** (block column ``j`` shows ``u1[j]``), code unit 2
+    grows **upwards** (the top block row shows the largest ``u2``, i.e. block row ``i`` shows
+    ``u2[len(u2) - 1 - i]``, for increasing ``u2``). ``decode`` takes ``(N, 2)`` codes and returns
+    ``(N, 1, H, W)`` images.
+
+    Inputs: a fake decoder whose image is a fixed random mix of the two code values (so every tile
+    tells which code it came from), on a 3 × 3 grid, a 3-row × 5-column grid, and a 4 × 2 grid of
+    non-square 4 × 3 images.
+
+    Raises
+    ------
+    CheckFailed
+        On a wrong shape or layout, with a hint when rows and columns are transposed (code unit 1
+        down the rows) or the y axis is upside down (the smallest ``u2`` at the top).
+    ExerciseNotDone
+        If ``student_fn`` raises ``NotImplementedError``.
+    """
+    ex = grid_mosaic.exercise
+    call = _student(ex, student_fn)
+    g = _gen(ex, seed)
+    cases = [("a 3 × 3 grid of 5 × 5 images", 3, 3, 5, 5), ("a grid of 5 values of u1 and 3 of u2 (4 × 4 images)",
+                                                             5, 3, 4, 4),
+             ("a grid of 2 values of u1 and 4 of u2 (4 × 3 images)", 2, 4, 4, 3)]
+    for label, n1, n2, h, w in cases:
+        mix = torch.rand(2, h, w, generator=g) + 0.1                    # image = z1·A + z2·B
+
+        def decode(z, mix=mix, h=h, w=w):
+            if not isinstance(z, torch.Tensor) or z.ndim != 2 or z.shape[1] != 2:
+                raise _fail(ex, f"decode takes codes of shape (N, 2), got "
+                                f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__} — on {label}")
+            return (z[:, 0, None, None] * mix[0] + z[:, 1, None, None] * mix[1]).unsqueeze(1)   # (N, 1, h, w)
+
+        u1 = torch.sort(torch.randn(n1, generator=g)).values
+        u2 = torch.sort(torch.randn(n2, generator=g)).values
+
+        def layout(rows_are_u1: bool, flip_rows: bool, flip_cols: bool) -> torch.Tensor:
+            r_vals, c_vals = (u1, u2) if rows_are_u1 else (u2.flip(0), u1)
+            r_vals = r_vals.flip(0) if flip_rows else r_vals
+            c_vals = c_vals.flip(0) if flip_cols else c_vals
+            tiles = torch.empty(len(r_vals), len(c_vals), h, w)
+            for i, j in itertools.product(range(len(r_vals)), range(len(c_vals))):
+                code = (r_vals[i], c_vals[j]) if rows_are_u1 else (c_vals[j], r_vals[i])
+                tiles[i, j] = decode(torch.stack(code)[None])[0, 0]
+            return _tile_mosaic(tiles).double()
+
+        ref = layout(False, False, False)
+        out = _as_float_tensor(ex, call(decode, u1.clone(), u2.clone(), case=label), "the mosaic", label)
+        out = out.squeeze() if out.ndim > 2 else out
+        if tuple(out.shape) != tuple(ref.shape):
+            hint = ""
+            if tuple(out.shape) == (n1 * h, n2 * w):
+                hint = (" Rows and columns are transposed: code unit 1 (u1) runs along the x axis, so it changes "
+                        "from column to column; code unit 2 (u2) changes from row to row.")
+            raise _fail(ex, f"the mosaic should have shape {tuple(ref.shape)} = (len(u2)·H, len(u1)·W), yours has "
+                            f"{tuple(out.shape)} — on {label}.{hint}")
+        if torch.allclose(out, ref, atol=1e-5):
+            continue
+        for rows_are_u1, flip_rows, flip_cols in itertools.product((False, True), repeat=3):
+            variant = layout(rows_are_u1, flip_rows, flip_cols)
+            if variant.shape == out.shape and torch.allclose(out, variant, atol=1e-5):
+                if rows_are_u1:
+                    raise _fail(ex, f"rows and columns are transposed on {label}: code unit 1 (u1) must change "
+                                    "from column to column (the x axis) and code unit 2 (u2) from row to row.")
+                if flip_rows and not flip_cols:
+                    raise _fail(ex, f"the y axis is upside down on {label}: the top row must show the largest "
+                                    "u2, as on a plot whose y axis points up (an image's row 0 is at the top; "
+                                    "use u2.flip(0) for the rows).")
+                raise _fail(ex, f"the tiles are in the wrong order on {label}: column j must show u1[j] (left to "
+                                "right) and the top row the largest u2.")
+        raise _fail(ex, f"wrong pixels on {label}: each tile must be one decoded image, placed whole (reshape the "
+                        "decoded (R·C, 1, H, W) images to (R, C, H, W), then permute(0, 2, 1, 3) before the final "
+                        "reshape to (R·H, C·W)).")
+    _praise(ex, "every tile shows the right code, u1 to the right and u2 upwards", len(cases))
+
+
+# --- Exercise 2: precision@k by cosine, each query left out ----------------------------------------
+
+def _precision(codes: torch.Tensor, labels: torch.Tensor, k: int, *, cosine: bool, exclude_self: bool) -> float:
+    x = codes.double()
+    if cosine:
+        x = x / x.norm(dim=1, keepdim=True)
+        score = x @ x.T
+    else:
+        score = -torch.cdist(x, x)
+    if exclude_self:
+        score.fill_diagonal_(-float("inf"))
+    nearest = score.topk(k, dim=1).indices
+    return (labels[nearest] == labels[:, None]).double().mean().item()
+
+
+@_exercise("06", 2, "leave_one_out_precision_at_k")
+def leave_one_out_precision(student_fn: Callable, *, seed: int = 0) -> None:
+    """Check ``leave_one_out_precision_at_k(codes, labels, k) -> float``: cosine retrieval, each query left out.
+
+    Expected: for every row ``i`` of ``codes`` ``(N, D)``, the ``k`` other rows with the largest
+    cosine similarity ``a·b / (‖a‖ ‖b‖)`` (never row ``i`` itself); the mean over rows and
+    neighbors of ``labels[neighbor] == labels[i]``. Returns a Python float or a 0-dim tensor.
+
+    Inputs: codes whose rows point in label-specific directions but have lengths spread over two
+    orders of magnitude (so Euclidean neighbors differ from cosine ones); ``k`` = 5, 10 and 1.
+
+    Raises
+    ------
+    CheckFailed
+        On a wrong value, with a hint when the query is counted as its own neighbor or Euclidean
+        distance is used instead of cosine similarity.
+    ExerciseNotDone
+        If ``student_fn`` raises ``NotImplementedError``.
+    """
+    ex = leave_one_out_precision.exercise
+    call = _student(ex, student_fn)
+    g = _gen(ex, seed)
+    n, d, classes = 60, 6, 4
+    centers = torch.randn(classes, d, generator=g)
+    labels = torch.randint(0, classes, (n,), generator=g)
+    directions = centers[labels] + 0.9 * torch.randn(n, d, generator=g)
+    codes = directions * 10 ** (2 * torch.rand(n, 1, generator=g) - 1)           # lengths 0.1 ... 10
+    cases = [(f"{n} codes of {d} numbers in {classes} classes, k={k}", k) for k in (5, 10, 1)]
+    for label, k in cases:
+        ref = _precision(codes, labels, k, cosine=True, exclude_self=True)
+        c_in, l_in = codes.clone(), labels.clone()
+        got = _as_float_tensor(ex, call(c_in, l_in, k, case=label), "your precision", label)
+        if got.numel() != 1:
+            raise _fail(ex, f"the function must return one number (the mean over queries and neighbors), got "
+                            f"shape {tuple(got.shape)} — on {label}")
+        got = got.item()
+        if not torch.equal(c_in, codes) or not torch.equal(l_in, labels):
+            raise _fail(ex, f"your function changed its inputs in place on {label}: compute new tensors instead.")
+        if abs(got - ref) < 1e-6:
+            continue
+        if abs(got - _precision(codes, labels, k, cosine=True, exclude_self=False)) < 1e-6:
+            raise _fail(ex, f"wrong precision on {label}: each query finds itself first (cosine 1 with itself) and "
+                            "you counted it. Leave the query out, e.g. set the diagonal of the similarity matrix to "
+                            "-inf before taking the top k.")
+        for own in (False, True):
+            if abs(got - _precision(codes, labels, k, cosine=False, exclude_self=not own)) < 1e-6:
+                raise _fail(ex, f"wrong precision on {label}: you ranked neighbors by Euclidean distance. Retrieval "
+                                "uses cosine similarity: normalize each row to length 1, then the similarities are "
+                                "one matrix product; a long and a short code pointing the same way are similar.")
+        raise _fail(ex, f"wrong precision on {label}: got {got:.4f}. Take the k largest cosine similarities of "
+                        "each row (itself left out) and average label(neighbor) == label(query) over all of them.")
+    _praise(ex, "cosine neighbors, the query left out, at k = 5, 10 and 1", len(cases))
+
+
+# --- Exercise 3: AUROC from reconstruction errors --------------------------------------------------
+
+@_exercise("06", 3, "auroc_from_errors")
+def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
+    """Check ``auroc_from_errors(normal_errors, anomaly_errors) -> (y_true, y_score, auroc)``.
+
+    Expected: ``y_true`` marks each image as an anomaly (1) or normal (0), the normal images first,
+    then the anomalies; ``y_score`` is the anomaly score, larger for more anomalous images (the
+    reconstruction error itself, or any increasing function of it); ``auroc`` is
+    ``sklearn.metrics.roc_auc_score(y_true, y_score)``, the probability that a random anomaly scores
+    higher than a random normal image.
+
+    Inputs: errors drawn from two overlapping gamma distributions (anomalies larger on average),
+    of sizes 50/30, 200/7 and 3/3, some with ties.
+
+    Raises
+    ------
+    CheckFailed
+        On a wrong length or value, with a hint when the labels are swapped (the normal images
+        labeled 1) or the scores inverted (a small error scored as anomalous).
+    ExerciseNotDone
+        If ``student_fn`` raises ``NotImplementedError``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    ex = auroc_from_errors.exercise
+    call = _student(ex, student_fn)
+    g = _gen(ex, seed)
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
+    cases = []
+    for n_norm, n_anom, shift, tie in ((50, 30, 1.5, False), (200, 7, 3.0, False), (3, 3, 1.0, True)):
+        normal = torch.from_numpy(rng.gamma(3.0, size=n_norm)).float()
+        anomaly = torch.from_numpy(rng.gamma(3.0, size=n_anom) + shift).float()
+        if tie:
+            normal, anomaly = normal.round(), anomaly.round()
+        cases.append((f"{n_norm} normal and {n_anom} anomalous errors{' with ties' if tie else ''}", normal, anomaly))
+    for label, normal, anomaly in cases:
+        want_true = np.r_[np.zeros(len(normal)), np.ones(len(anomaly))]
+        scores = np.r_[normal.numpy(), anomaly.numpy()]
+        ref = roc_auc_score(want_true, scores)
+        out = call(normal.clone(), anomaly.clone(), case=label)
+        if not isinstance(out, tuple) or len(out) != 3:
+            raise _fail(ex, f"return the three values (y_true, y_score, auroc), got {type(out).__name__} — "
+                            f"on {label}")
+        y_true, y_score, auroc = (_as_float_tensor(ex, v, what, label).numpy()
+                                  for v, what in zip(out, ("y_true", "y_score", "auroc")))
+        n = len(normal) + len(anomaly)
+        if y_true.shape != (n,) or y_score.shape != (n,):
+            raise _fail(ex, f"y_true and y_score need one entry per image, ({n},) — the normal images then the "
+                            f"anomalies — got shapes {y_true.shape} and {y_score.shape} on {label}.")
+        if np.array_equal(y_true, 1 - want_true):
+            raise _fail(ex, f"the labels are swapped on {label}: the anomalies are the positives (1) and the normal "
+                            "images 0; with the labels swapped the AUROC becomes 1 − AUROC.")
+        if not np.array_equal(y_true, want_true):
+            raise _fail(ex, f"y_true is wrong on {label}: 0 for each normal image, then 1 for each anomaly.")
+        with_scores = roc_auc_score(want_true, y_score)
+        if abs(with_scores - (1 - ref)) < 1e-9 and abs(ref - 0.5) > 1e-9:
+            raise _fail(ex, f"the scores are inverted on {label}: a larger reconstruction error must mean *more* "
+                            "anomalous, so use the errors themselves as y_score (not their negatives or inverses).")
+        if abs(with_scores - ref) > 1e-9:
+            raise _fail(ex, f"y_score on {label} does not rank the images as their reconstruction errors do: use the "
+                            "errors (normal images first, then the anomalies).")
+        if auroc.size != 1 or abs(float(auroc.reshape(-1)[0]) - ref) > 1e-6:
+            got = float(auroc.reshape(-1)[0]) if auroc.size else float("nan")
+            hint = (" It is 1 − the right value: did you pass the labels or the scores the other way round?"
+                    if abs(got - (1 - ref)) < 1e-6 else "")
+            raise _fail(ex, f"auroc is {got:.4f} on {label}, but roc_auc_score(y_true, y_score) of your own y_true "
+                            f"and y_score differs.{hint}")
+    _praise(ex, "labels, scores and AUROC as scikit-learn computes them, ties included", len(cases))
+
+
+# --- Exercise 4: TF-IDF + truncated SVD codes fitted on the training documents --------------------
+
+def _topic_counts(g: torch.Generator, n: int, vocab: int, topics: torch.Tensor) -> np.ndarray:
+    rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
+    prevalence = 0.4 ** np.arange(len(topics))                            # topics of decaying weight: a clear spectrum
+    weights = rng.dirichlet(prevalence, size=n) @ topics.double().numpy()  # (n, vocab) word probabilities
+    return np.stack([rng.multinomial(30, p / p.sum()) for p in weights])
+
+
+def _lsa(fit_counts: np.ndarray, train_counts: np.ndarray, query_counts: np.ndarray, k: int,
+         svd_counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Codes with the idf fitted on ``fit_counts`` and the SVD on ``svd_counts`` (default: the same)."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    tfidf = TfidfTransformer().fit(fit_counts)
+    basis = tfidf.transform(fit_counts if svd_counts is None else svd_counts).toarray()
+    _, _, vt = np.linalg.svd(basis, full_matrices=False)
+    v = vt[:k].T                                                             # (V, k)
+    return tfidf.transform(train_counts).toarray() @ v, tfidf.transform(query_counts).toarray() @ v
+
+
+def _distance_up_to_signs(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest difference between matching code columns, each column's sign free, relative to ``b``'s scale."""
+    if a.shape != b.shape:
+        return float("inf")
+    scale = max(np.abs(b).max(), 1e-12)
+    return max(min(np.abs(a[:, j] - b[:, j]).max(), np.abs(a[:, j] + b[:, j]).max()) for j in range(a.shape[1])) / scale
+
+
+#: Largest relative difference from the exact SVD's codes that exercise 4 accepts (randomized solvers).
+_LSA_TOLERANCE = 0.02
+
+
+@_exercise("06", 4, "tfidf_svd_codes")
+def tfidf_svd_codes(student_fn: Callable, *, seed: int = 0) -> None:
+    """Check ``tfidf_svd_codes(train_counts, query_counts, k) -> (train_codes, query_codes)``.
+
+    Expected: scikit-learn's ``TfidfTransformer`` fitted on ``train_counts`` only, ``TruncatedSVD(k)``
+    fitted on the training documents' TF-IDF only, and both documents sets transformed with them:
+    ``(N, k)`` and ``(Q, k)`` codes (LSA). Each code column may have either sign (an SVD's
+    singular vectors do).
+
+    Inputs: word counts of documents drawn from a few random topics (scipy sparse matrices, as
+    ``CountVectorizer`` gives): 300 training and 60 query documents over 40 words with k = 3, and
+    200 and 150 over 30 words with k = 4. Tolerance: 2 % of the largest code value (and nearer
+    to the right codes than to any wrong answer's).
+
+    Raises
+    ------
+    CheckFailed
+        On a wrong shape or value, with a hint when the SVD (or the idf) was fitted on the query
+        documents.
+    ExerciseNotDone
+        If ``student_fn`` raises ``NotImplementedError``.
+    """
+    import scipy.sparse as sp
+
+    ex = tfidf_svd_codes.exercise
+    call = _student(ex, student_fn)
+    g = _gen(ex, seed)
+    cases = []
+    for n_train, n_query, vocab, n_topics, k in ((300, 60, 40, 6, 3), (200, 150, 30, 7, 4)):
+        topics = torch.softmax(2.5 * torch.randn(n_topics, vocab, generator=g), 1)
+        cases.append((f"{n_train} training and {n_query} query documents over {vocab} words, k={k}",
+                      _topic_counts(g, n_train, vocab, topics), _topic_counts(g, n_query, vocab, topics), k))
+    for label, train, query, k in cases:
+        query = query[query.sum(1) > 0]
+        ref_train, ref_query = _lsa(train, train, query, k)
+        train_in, query_in = sp.csr_matrix(train), sp.csr_matrix(query)
+        out = call(train_in, query_in, k, case=label)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise _fail(ex, f"return the pair (train_codes, query_codes), got {type(out).__name__} — on {label}")
+        got_train, got_query = (_as_float_tensor(ex, v, what, label).numpy()
+                                for v, what in zip(out, ("train_codes", "query_codes")))
+        if got_train.shape != ref_train.shape or got_query.shape != ref_query.shape:
+            raise _fail(ex, f"the codes should have shapes {ref_train.shape} and {ref_query.shape} (one row of k "
+                            f"numbers per document), got {got_train.shape} and {got_query.shape} — on {label}")
+        wrong = {"svd": _lsa(train, train, query, k, svd_counts=query),
+                 "both": _lsa(query, train, query, k),
+                 "stacked": _lsa(np.vstack([train, query]), train, query, k)}
+        # A randomized SVD (scikit-learn's default) is close to the exact one, not equal: accept the
+        # answer nearest to the right codes within TOLERANCE, else name the nearest wrong answer.
+        d_right = max(_distance_up_to_signs(got_train, ref_train), _distance_up_to_signs(got_query, ref_query))
+        d_wrong = {name: _distance_up_to_signs(got_query, w_query) for name, (_, w_query) in wrong.items()}
+        if d_right <= _LSA_TOLERANCE and d_right < min(d_wrong.values()):
+            continue
+        for name in sorted(d_wrong, key=d_wrong.get)[:1]:
+            if d_wrong[name] <= _LSA_TOLERANCE:
+                if name == "stacked":
+                    raise _fail(ex, f"wrong codes on {label}: you fitted on the training and query documents "
+                                    "together. Fit the TF-IDF and the SVD on the training documents only; the "
+                                    "queries are only transformed (a retrieval system never trains on its queries).")
+                raise _fail(ex, f"wrong codes on {label}: the SVD was fitted on the query documents. Fit "
+                                "TruncatedSVD on the training documents' TF-IDF only, then only `.transform` the "
+                                "queries with it (their codes must use the training directions).")
+        raise _fail(ex, f"wrong codes on {label}: fit TfidfTransformer on train_counts, then TruncatedSVD(k) on the "
+                        "training TF-IDF, and transform both sets with those two fitted objects.")
+    _praise(ex, "TF-IDF and SVD fitted on the training documents only, queries transformed", len(cases))
