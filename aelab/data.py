@@ -1,4 +1,4 @@
-"""Datasets for the course: MNIST, Fashion-MNIST and toy manifolds, plus corruption noise.
+"""Datasets for the course: MNIST, Fashion-MNIST, WordNet glosses and toy manifolds, plus corruption noise.
 
 Images come back as float32 tensors of shape ``(N, 1, 28, 28)`` with values in ``[0, 1]``
 and labels as int64 tensors of shape ``(N,)``.
@@ -19,6 +19,10 @@ Where the data comes from (see DESIGN.md, "Data"):
    counts) raises :class:`DataError` naming the file and the fix; deleting the file and
    re-running then really works (download online, the fallback offline). A data root that
    cannot be written raises :class:`DataError` saying to set ``$AELAB_DATA``.
+5. Text (lecture 06): WordNet 3.0's noun glosses labelled by lexicographer file
+   (:func:`load_wordnet_glosses`) from Debian's ``wordnet-base`` (``/usr/share/wordnet``), or an
+   NLTK ``wordnet`` corpus already on disk; never downloaded, and a damaged ``data.noun`` raises
+   :class:`DataError` naming the file and the fix.
 
 No network call can hang: reachability is probed with a 3-second timeout first,
 ``AELAB_OFFLINE=1`` skips the network altogether, and a download is bounded twice: each socket
