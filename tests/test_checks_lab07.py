@@ -155,3 +155,106 @@ def test_checks_leave_the_global_rng_alone():
     checks.reparameterize(lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn_like(mu))
     assert torch.equal(state, torch.get_rng_state())
     assert math.isfinite(1.0)
+
+
+# ---------------------------------------------------------------- more right answers, written differently
+def test_reparameterize_accepts_rsample_addcmul_and_float64(capsys):
+    checks.reparameterize(lambda mu, logvar: torch.distributions.Normal(mu, (0.5 * logvar).exp()).rsample())
+    checks.reparameterize(lambda mu, logvar: torch.addcmul(mu, torch.exp(0.5 * logvar), torch.randn_like(mu)))
+    checks.reparameterize(lambda mu, logvar: mu.double() + torch.exp(logvar.double() / 2)
+                          * torch.randn(mu.shape, dtype=torch.float64))
+    checks.reparameterize(lambda mu, logvar: mu + logvar.exp() ** 0.5
+                          * torch.normal(torch.zeros_like(mu), torch.ones_like(mu)))
+    assert capsys.readouterr().out.count("✔") == 4
+
+
+def test_kl_accepts_other_correct_forms(capsys):
+    checks.kl_per_image(lambda mu, logvar: 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(-1))
+    checks.kl_per_image(lambda mu, logvar: -0.5 * torch.sum(1 + logvar.double() - mu.double() ** 2
+                                                             - logvar.double().exp(), dim=1))
+    # written with the standard deviation sigma = exp(logvar / 2): -log sigma + (sigma^2 + mu^2) / 2 - 1/2
+    checks.kl_per_image(lambda mu, logvar: (-torch.log((0.5 * logvar).exp()) + ((0.5 * logvar).exp() ** 2 + mu ** 2) / 2
+                                            - 0.5).sum(1))
+    checks.kl_per_image(lambda mu, logvar: torch.stack([
+        -0.5 * sum(1 + logvar[n, j] - mu[n, j] ** 2 - torch.exp(logvar[n, j]) for j in range(mu.shape[1]))
+        for n in range(len(mu))]))
+    assert capsys.readouterr().out.count("✔") == 4
+
+
+def test_negative_elbo_accepts_other_correct_forms(capsys):
+    def bernoulli_log_prob(p, x, mu, logvar):
+        log_px = torch.distributions.Bernoulli(probs=p).log_prob(x).sum((1, 2, 3))
+        return -log_px.mean() - (0.5 * (1 + logvar - mu ** 2 - logvar.exp())).sum() / len(x)
+
+    def mean_times_pixels(p, x, mu, logvar):  # mean over all entries x 784 = sum over pixels / N
+        return F.binary_cross_entropy(p.double(), x.double()) * 784 + _kl(mu, logvar).mean()
+
+    def hand_written(p, x, mu, logvar):
+        recon = -(x * torch.log(p) + (1 - x) * torch.log1p(-p)).view(len(x), -1).sum(-1)
+        return (recon + 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(-1)).mean()
+
+    for fn in (bernoulli_log_prob, mean_times_pixels, hand_written):
+        for seed in (0, 1, 2):
+            checks.negative_elbo(fn, seed=seed)
+    assert capsys.readouterr().out.count("✔") == 9
+
+
+def test_bound_accepts_other_correct_forms(capsys):
+    checks.importance_weighted_bound(lambda lw: torch.logsumexp(lw - math.log(len(lw)), dim=0))
+    checks.importance_weighted_bound(lambda lw: lw.logsumexp(0) - torch.log(torch.tensor(float(lw.shape[0]))))
+    checks.importance_weighted_bound(lambda lw: (torch.logsumexp(lw, 0, keepdim=True) - math.log(len(lw))).squeeze(0))
+    checks.importance_weighted_bound(lambda lw: torch.logsumexp(lw.float(), 0) - math.log(len(lw)))
+    assert capsys.readouterr().out.count("✔") == 4
+
+
+def test_grid_accepts_erfinv_linspace_and_float64(capsys):
+    def erfinv_grid(n):
+        p = (torch.arange(n) + 0.5) / n
+        q = math.sqrt(2) * torch.erfinv(2 * p - 1)
+        return torch.cartesian_prod(q, q)
+
+    def linspace_grid(n):
+        q = torch.distributions.Normal(0.0, 1.0).icdf(torch.linspace(0.5 / n, 1 - 0.5 / n, n))
+        a, b = torch.meshgrid(q, q, indexing="ij")
+        return torch.stack([a.flatten(), b.flatten()], 1).double()
+
+    checks.quantile_grid(erfinv_grid)
+    checks.quantile_grid(linspace_grid)
+    assert capsys.readouterr().out.count("✔") == 2
+
+
+# ---------------------------------------------------------------- lecture 07's package pieces: bad input, clear errors
+def test_iwae_pieces_reject_bad_input_clearly():
+    from aelab import data, losses, models
+
+    vae = models.VAE(784, 16, 2, input_shape=data.IMAGE_SHAPE)
+    ae = models.MLPAutoencoder((784, 16, 2), input_shape=data.IMAGE_SHAPE)
+    x = torch.rand(3, 1, 28, 28)
+    with pytest.raises(ValueError, match=r"shape \(K, N\)"):
+        losses.iwae_bound(torch.zeros(5))
+    with pytest.raises(TypeError, match="float tensor"):
+        losses.iwae_bound(torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match=r"returns \(mu, logvar\)"):
+        losses.log_likelihood(ae, x, k=2)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        losses.log_likelihood(vae, x, k=2, seed=None)
+    with pytest.raises(ValueError, match="no images"):
+        losses.log_likelihood(vae, x[:0], k=2)
+    with pytest.raises(ValueError, match="k must be an int"):
+        losses.log_likelihood(vae, x, k=0)
+
+
+def test_widget_figures_reject_bad_input_clearly():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from aelab import data, models, widgets
+
+    vae2 = models.VAE(784, 16, 2, input_shape=data.IMAGE_SHAPE)
+    codes = torch.randn(20, 2)
+    with pytest.raises(ValueError, match="outside the slider range"):
+        widgets.plane_figure(vae2, codes, z=(10.0, 0.0))
+    with pytest.raises(ValueError, match="finite"):
+        widgets.plane_figure(vae2, torch.full((4, 2), float("nan")))
+    with pytest.raises(ValueError, match="non-empty sequence of finite numbers"):
+        widgets.traversal_grid(vae2, values=[])

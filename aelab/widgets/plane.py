@@ -9,12 +9,13 @@ restores it, draws the marker and encodes the PNG, so the many points cost nothi
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 import torch
 from torch import nn
 
-from ._panel import SliderPanel
+from ._panel import SliderPanel, check_in_range
 from .frame import LatentFrame, resolve_code_size
 
 __all__ = ["PlaneExplorer", "latent_plane", "plane_figure"]
@@ -25,6 +26,8 @@ def _check_codes(codes, labels):
     if c.ndim != 2 or c.shape[1] != 2 or len(c) < 1:
         raise ValueError(f"codes must be an (N, 2) array of 2-D codes (e.g. the VAE's means of test digits), "
                          f"got shape {c.shape}")
+    if not np.isfinite(c).all():
+        raise ValueError("codes must be finite: some of the (N, 2) codes are NaN or infinite")
     lab = None
     if labels is not None:
         lab = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
@@ -144,7 +147,7 @@ def plane_figure(model: nn.Module, codes, labels=None, *, z=(0.0, 0.0), span: fl
     Raises
     ------
     ValueError, TypeError
-        As :func:`latent_plane`.
+        As :func:`latent_plane`; also if ``z`` lies outside the drawn square ``[-span, span]²``.
     """
     import matplotlib.pyplot as plt
 
@@ -153,6 +156,9 @@ def plane_figure(model: nn.Module, codes, labels=None, *, z=(0.0, 0.0), span: fl
     if resolve_code_size(model) != 2:
         raise ValueError("plane_figure needs a model with a 2-D code")
     c, lab = _check_codes(codes, labels)
+    if not (isinstance(span, (int, float)) and not isinstance(span, bool) and 0 < span < math.inf):
+        raise ValueError(f"span must be a positive number, got {span!r}")
+    z = tuple(check_in_range(z, [(-span, span)] * 2, ["z[0]", "z[1]"], "code"))
     fig, (ax, ax_img) = plt.subplots(1, 2, figsize=(7, 3.4), gridspec_kw={"width_ratios": [1.2, 1]})
     sc = ax.scatter(c[:, 0], c[:, 1], c=lab if lab is not None else "C0", cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
     ax.plot([z[0]], [z[1]], marker="x", color="k", markersize=12, mew=2.5, label=f"z = ({z[0]:+.2f}, {z[1]:+.2f})")

@@ -8,6 +8,7 @@ columns), for the executed site.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -147,6 +148,8 @@ def traversal_grid(model: nn.Module, *, dims: Sequence[int] | None = None, value
     dims = _dims(k, dims)
     base = np.zeros(k, np.float32) if z0 is None else as_code(z0, k, "z0")[0].numpy()
     values = [float(v) for v in values]
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"values must be a non-empty sequence of finite numbers (the columns), got {values}")
     fig, axes = plt.subplots(len(dims), len(values), figsize=(0.9 * len(values), 0.9 * len(dims) + 0.5),
                              squeeze=False)
     for r, d in enumerate(dims):
