@@ -65,13 +65,14 @@ def test_claims_and_records_go_to_the_report_file(monkeypatch, tmp_path):
     with pytest.raises(aelab.ClaimError):
         aelab.claim(False, "a failed claim")
     assert aelab.record("deep_ae_test_sse", np.float32(3.5), paper=3.00, unit="squared error per image",
-                        note="4,000 training images") == 3.5
+                        note="4,000 training images", source="Hinton & Salakhutdinov 2006, Fig. 2") == 3.5
     lines = path.read_text(encoding="utf-8").splitlines()
     entries = [json.loads(line) for line in lines]
     assert [e["kind"] for e in entries] == ["claim", "claim", "claim", "record"]
     assert [e["status"] for e in entries[:3]] == ["held", "skipped", "failed"]
     assert entries[3] == {"kind": "record", "name": "deep_ae_test_sse", "value": 3.5, "paper": 3.0,
-                          "unit": "squared error per image", "note": "4,000 training images"}
+                          "unit": "squared error per image", "note": "4,000 training images",
+                          "source": "Hinton & Salakhutdinov 2006, Fig. 2"}
     assert report.RECORDS == [entries[3]]
 
 
