@@ -178,3 +178,24 @@ def test_conftest_defaults_quick_mode_and_headless_plots():
     assert 'os.environ.setdefault("AELAB_QUICK", "1")' in text
     assert 'os.environ.setdefault("MPLBACKEND", "Agg")' in text
     assert os.environ.get("AELAB_QUICK") and os.environ.get("MPLBACKEND")
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.parent.name == "labs"], ids=lambda p: p.name)
+def test_every_paper_value_names_its_source(path):
+    """The Reproductions page shows each paper value's source: every record(paper=...) passes source=."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:  # IPython magics: not this test's business
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "record":
+                names = {k.arg for k in node.keywords}
+                if "paper" in names:
+                    assert "source" in names, f"{path.name}: record(..., paper=...) without source=: " \
+                                              f"{ast.get_source_segment(cell.source, node)[:120]}"
