@@ -943,8 +943,16 @@ _WORDNET_INSTALL = ("Fix: `sudo apt-get install wordnet-base` (installs WordNet 
                     "or, where NLTK is installed, run `python -m nltk.downloader wordnet` once with network access")
 
 
+#: The noun file's name inside NLTK's ``corpora/wordnet.zip``.
+_WORDNET_ZIP_MEMBER = "wordnet/data.noun"
+
+
 def _nltk_wordnet_dir() -> Path | None:
-    """NLTK's already-downloaded ``wordnet`` corpus folder, if NLTK and the corpus are there (never downloads)."""
+    """NLTK's already-downloaded ``wordnet`` corpus, if NLTK and the corpus are there (never downloads).
+
+    The unpacked folder ``corpora/wordnet`` if there is one, else ``corpora/wordnet.zip`` itself:
+    NLTK's downloader leaves WordNet zipped (its index marks it ``unzip="0"`` since 2022).
+    """
     try:
         import nltk.data
     except ImportError:
@@ -953,6 +961,8 @@ def _nltk_wordnet_dir() -> Path | None:
         candidate = folder / "corpora" / "wordnet"
         if (candidate / "data.noun").is_file():
             return candidate
+        if candidate.with_suffix(".zip").is_file():
+            return candidate.with_suffix(".zip")
     return None
 
 
@@ -960,7 +970,7 @@ def _wordnet_noun_file(path: str | Path | None) -> Path:
     """The ``data.noun`` file to read: ``path`` (a file or its folder), else Debian's, else NLTK's."""
     if path is not None:
         path = Path(path)
-        file = path / "data.noun" if path.is_dir() else path
+        file = path / "data.noun" if path.is_dir() else path      # a data.noun file, its folder, or wordnet.zip
         if not file.is_file():
             raise DataError(f"WordNet's noun file {file} does not exist. {_WORDNET_INSTALL}, or pass the folder "
                             "that holds data.noun.")
@@ -969,7 +979,7 @@ def _wordnet_noun_file(path: str | Path | None) -> Path:
         return DEBIAN_WORDNET_DIR / "data.noun"
     nltk_dir = _nltk_wordnet_dir()
     if nltk_dir is not None:
-        return nltk_dir / "data.noun"
+        return nltk_dir if nltk_dir.suffix == ".zip" else nltk_dir / "data.noun"
     raise DataError(f"WordNet 3.0 is not installed: neither {DEBIAN_WORDNET_DIR / 'data.noun'} nor NLTK's wordnet "
                     f"corpus exists. {_WORDNET_INSTALL}.")
 
@@ -978,9 +988,18 @@ def _parse_wordnet_nouns(file: Path) -> tuple[list[str], list[int]]:
     """Glosses and lex_filenums of every synset line of a ``data.noun`` file, checked (wndb(5WN))."""
     def damaged(what: str) -> DataError:
         return DataError(f"{file} is damaged: {what}. Fix: `sudo apt-get install --reinstall wordnet-base` "
-                         "(or delete NLTK's corpora/wordnet and download it again).")
+                         "(or delete NLTK's corpora/wordnet and corpora/wordnet.zip and download it again).")
     try:
-        raw = file.read_bytes()
+        if file.suffix == ".zip":                                     # NLTK's zipped corpus
+            import zipfile
+            try:
+                with zipfile.ZipFile(file) as archive:
+                    raw = archive.read(_WORDNET_ZIP_MEMBER)
+            except (zipfile.BadZipFile, KeyError, EOFError, zlib.error) as exc:
+                raise damaged(f"it is not a zip file holding {_WORDNET_ZIP_MEMBER} ({exc})") from None
+            file = Path(f"{file}:{_WORDNET_ZIP_MEMBER}")             # named so in the messages below
+        else:
+            raw = file.read_bytes()
     except OSError as exc:
         raise DataError(f"{file} cannot be read ({exc.strerror or exc}). {_WORDNET_INSTALL}.") from exc
     if not raw.endswith(b"\n"):
@@ -1028,7 +1047,8 @@ def load_wordnet_glosses(*, min_per_category: int = 500, path: str | Path | None
     min_per_category : int
         Keep categories with at least this many glosses (>= 1).
     path : path, optional
-        A ``data.noun`` file or the folder holding it; default: Debian's, then NLTK's.
+        A ``data.noun`` file, the folder holding it, or NLTK's ``wordnet.zip``; default: Debian's,
+        then NLTK's (unpacked or zipped).
 
     Returns
     -------

@@ -25,6 +25,7 @@ so that :func:`aelab.zoo.fit_cached` can key them by their fields.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,12 +41,22 @@ __all__ = ["l1_sparsity", "kl_sparsity", "encoder_jacobian", "contractive_penalt
 _METHODS = ("vmap", "loop")
 
 
-def _check_code(h, name: str = "h") -> None:
+def _check_code(h, name: str = "h", *, unit_range: bool = False) -> None:
     if not isinstance(h, torch.Tensor) or not h.is_floating_point():
         raise TypeError(f"{name} must be a floating-point tensor (N, k), got "
                         f"{type(h).__name__ if not isinstance(h, torch.Tensor) else h.dtype}")
     if h.ndim != 2 or h.shape[0] < 1:
         raise ValueError(f"{name} must have shape (N, k) with N >= 1, got {tuple(h.shape)}")
+    if unit_range:
+        with torch.no_grad():
+            inside = bool(((h >= 0) & (h <= 1)).all())  # False on NaN too
+        if not inside:
+            raise ValueError(f"{name} must hold sigmoid activations in [0, 1], got values in "
+                             f"[{h.min().item():.4g}, {h.max().item():.4g}] (pre-activations, or a ReLU/tanh code?)")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)  # NumPy scalars included
 
 
 def l1_sparsity(h: torch.Tensor) -> torch.Tensor:
@@ -97,11 +108,15 @@ def kl_sparsity(h: torch.Tensor, rho: float, *, eps: float = 1e-6) -> torch.Tens
     Raises
     ------
     TypeError, ValueError
-        If ``h`` is not a floating-point ``(N, k)`` tensor, or ``rho`` not in ``(0, 1)``.
+        If ``h`` is not a floating-point ``(N, k)`` tensor with values in ``[0, 1]``, ``rho`` not
+        in ``(0, 1)`` or ``eps`` not in ``(0, 0.5)``.
     """
-    _check_code(h)
-    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not 0.0 < rho < 1.0:
+    _check_code(h, unit_range=True)
+    if not _is_number(rho) or not 0.0 < rho < 1.0:
         raise ValueError(f"rho must be a number in (0, 1), got {rho!r}")
+    if not _is_number(eps) or not 0.0 < eps < 0.5:
+        raise ValueError(f"eps must be a number in (0, 0.5), got {eps!r}")
+    rho = float(rho)
     rho_hat = h.mean(dim=0).clamp(eps, 1.0 - eps)  # (k,)
     kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
     return kl.sum()
@@ -135,15 +150,29 @@ def encoder_jacobian(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
     Raises
     ------
     ValueError
-        On an unknown ``method``, or an encoder that does not return ``(N, k)``.
+        On an unknown ``method``, ``x`` without a batch dimension or with ``N = 0``, an input the
+        encoder cannot take, or an encoder that does not return ``(N, k)``.
     TypeError
-        If ``x`` is not a floating-point tensor.
+        If ``encode`` is not callable or ``x`` is not a floating-point tensor.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    if not callable(encode):
+        raise TypeError(f"encode must be callable as encode(x) -> (N, k) (e.g. model.encoder), got "
+                        f"{type(encode).__name__}")
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError("x must be a floating-point tensor (N, ...)")
+        got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+        raise TypeError(f"x must be a floating-point tensor (N, ...), got {got}")
+    if x.ndim < 2 or x.shape[0] < 1:
+        raise ValueError(f"x must be a batch (N, ...) with N >= 1 and a batch dimension first, got shape "
+                         f"{tuple(x.shape)} (one image? use x.unsqueeze(0))")
     n, d = x.shape[0], x[0].numel()
+    try:
+        with torch.no_grad():
+            encode(x[:1])  # a clear error for inputs the encoder does not take
+    except RuntimeError as exc:
+        raise ValueError(f"encode failed on an input of shape {tuple(x[:1].shape)}: does x have the encoder's "
+                         f"input shape? ({exc})") from exc
     if method == "vmap":
         from torch.func import jacrev, vmap
 
@@ -214,24 +243,28 @@ def contractive_sigmoid(h: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        0-dim.
+        0-dim, in the wider dtype of ``h`` and ``W``.
 
     Raises
     ------
     TypeError, ValueError
-        If ``h`` is not ``(N, k)`` float, or ``W`` is not 2-D with ``k`` rows (a transposed
+        If ``h`` is not ``(N, k)`` float with values in ``[0, 1]`` (pre-activations are not
+        codes), or ``W`` is not a floating-point 2-D tensor with ``k`` rows (a transposed
         ``(d, k)`` matrix is named in the message).
     """
-    _check_code(h)
-    if not isinstance(W, torch.Tensor) or W.ndim != 2:
-        got = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
-        raise ValueError(f"W must be a 2-D tensor (k, d), got {got}")
+    _check_code(h, unit_range=True)
+    if not isinstance(W, torch.Tensor) or not W.is_floating_point():
+        got = W.dtype if isinstance(W, torch.Tensor) else type(W).__name__
+        raise TypeError(f"W must be a floating-point tensor (k, d), got {got}")
+    if W.ndim != 2:
+        raise ValueError(f"W must be a 2-D tensor (k, d), got shape {tuple(W.shape)}")
     k = h.shape[1]
     if W.shape[0] != k:
         extra = " — it looks transposed: pass the (k, d) weight of nn.Linear(d, k)" if W.shape[1] == k else ""
         raise ValueError(f"W must have k = {k} rows (one per code unit), got shape {tuple(W.shape)}{extra}")
-    slope = (h * (1 - h)).pow(2)  # (N, k)
-    return (slope @ W.pow(2).sum(dim=1)).mean()  # Σ_j slope_j · ‖W_j‖², mean over images
+    dtype = torch.promote_types(h.dtype, W.dtype)  # float32 codes with a float64 W (or back) are fine
+    slope = (h.to(dtype) * (1 - h.to(dtype))).pow(2)  # (N, k)
+    return (slope @ W.to(dtype).pow(2).sum(dim=1)).mean()  # Σ_j slope_j · ‖W_j‖², mean over images
 
 
 # --------------------------------------------------------------------------- objectives
@@ -252,8 +285,9 @@ class KLCode:
     rho: float = 0.05
 
     def __post_init__(self) -> None:
-        if isinstance(self.rho, bool) or not isinstance(self.rho, (int, float)) or not 0.0 < self.rho < 1.0:
+        if not _is_number(self.rho) or not 0.0 < self.rho < 1.0:
             raise ValueError(f"rho must be a number in (0, 1), got {self.rho!r}")
+        object.__setattr__(self, "rho", float(self.rho))  # a plain float: the same zoo key for 0.05 and np.float64(0.05)
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return kl_sparsity(h, self.rho)
@@ -302,6 +336,9 @@ class Penalized:
         h = model.encode(inputs)  # (N, k)
         recon = self.loss(model.decode(h), targets)
         pen = self.penalty(model, inputs, h)
+        if not isinstance(pen, torch.Tensor) or pen.ndim != 0:
+            got = tuple(pen.shape) if isinstance(pen, torch.Tensor) else type(pen).__name__
+            raise ValueError(f"the penalty must return a 0-dim tensor (averaged or summed over the batch), got {got}")
         return {"total": recon + self.weight * pen, "recon": recon, "penalty": pen}
 
 
@@ -331,6 +368,6 @@ def penalized(penalty: Callable, weight: float, loss: Callable = squared_error_p
     """
     if not callable(penalty) or not callable(loss):
         raise TypeError("penalty must be callable as penalty(model, inputs, h) and loss as loss(x_hat, x)")
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight >= 0:
-        raise ValueError(f"weight must be a number >= 0, got {weight!r}")
+    if not _is_number(weight) or not 0 <= weight < float("inf"):
+        raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
     return Penalized(penalty, float(weight), loss)

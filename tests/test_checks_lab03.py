@@ -311,3 +311,139 @@ def test_unfinished_exercises_say_so():
                         (checks.dae_vector_field, (todo,))]:
         with pytest.raises(checks.ExerciseNotDone, match="not done yet"):
             check(*args)
+
+
+# --- more correct answers that must pass (review r03) -----------------------------------------------
+
+def _mask_float64_draws(x, p, generator=None):  # draws in float64, torch.where with a Python scalar
+    u = torch.rand(x.shape, generator=generator, dtype=torch.float64)
+    return torch.where(u < p, 0.0, x)
+
+
+def _mask_multiply(x, p, generator=None):  # multiplies by a boolean keep-mask
+    return x * (torch.rand(x.shape, generator=generator) >= p)
+
+
+def _mask_fill(x, p, generator=None):
+    return x.masked_fill(torch.rand(x.shape, generator=generator) < p, 0)
+
+
+def _sp_one_uniform(x, p, generator=None):  # one uniform decides both: u < p/2 salt, p/2 <= u < p pepper
+    u = torch.rand(x.shape, generator=generator)
+    return torch.where(u < p / 2, 1.0, torch.where(u < p, 0.0, x))
+
+
+def _sp_bernoulli(x, p, generator=None):
+    corrupt = torch.bernoulli(torch.full_like(x, p), generator=generator).bool()
+    return torch.where(corrupt, torch.bernoulli(torch.full_like(x, 0.5), generator=generator), x)
+
+
+def _sp_coin_first_le(x, p, generator=None):  # the coin drawn first, u <= p
+    coin = torch.randint(0, 2, x.shape, generator=generator, dtype=x.dtype)
+    u = torch.rand(x.shape, generator=generator)
+    return torch.where(u <= p, coin, x)
+
+
+@pytest.mark.parametrize("mask, sp", [(_mask_float64_draws, _sp_one_uniform), (_mask_multiply, _sp_bernoulli),
+                                      (_mask_fill, _sp_coin_first_le)])
+def test_corruptions_accepts_more_correct_forms(mask, sp, capsys):
+    for seed in range(4):
+        checks.corruptions(mask, sp, seed=seed)
+    from aelab import data
+    checks.corruptions(data.masking_noise, data.salt_and_pepper)   # the package's own versions
+
+
+def test_denoising_step_accepts_mse_sum_float64_loop_and_numpy_scalar(capsys):
+    import numpy as np
+    import torch.nn.functional as F
+
+    def make(loss_fn, ret=lambda loss: loss):
+        def step(model, optimizer, x, corrupt):
+            x_tilde = corrupt(x)
+            loss = loss_fn(model(x_tilde), x)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            return ret(loss)
+        return step
+
+    def loop_loss(x_hat, x):
+        return sum(((x_hat[i] - x[i]) ** 2).sum() for i in range(len(x))) / len(x)
+
+    variants = [make(lambda a, b: F.mse_loss(a, b, reduction="sum") / len(b)),
+                make(lambda a, b: F.mse_loss(a, b) * b[0].numel()),
+                make(lambda a, b: (a.double() - b.double()).pow(2).sum(1).mean()),
+                make(loop_loss),
+                make(lambda a, b: (a - b).pow(2).sum(-1).mean(), lambda loss: np.float32(loss.item())),
+                make(lambda a, b: (a - b).pow(2).sum(-1).mean(), lambda loss: loss.reshape(1).detach())]
+    for seed in range(3):
+        for step in variants:
+            checks.denoising_step(step, seed=seed)
+
+
+def test_kl_sparsity_accepts_logs_written_apart(capsys):
+    import math
+
+    def kl_log_difference(h, rho):   # float32 rounding differs from log(ρ/ρ̂) where ρ̂ = ρ
+        r = h.mean(0)
+        return (rho * (math.log(rho) - torch.log(r)) + (1 - rho) * (math.log(1 - rho) - torch.log(1 - r))).sum()
+
+    def kl_xlogy_log1p(h, rho):
+        r, t = h.mean(0), torch.tensor(rho)
+        return (torch.xlogy(t, t) - rho * torch.log(r) + torch.xlogy(1 - t, 1 - t) - (1 - rho) * torch.log1p(-r)).sum()
+
+    def kl_loop(h, rho):
+        total = 0
+        for j in range(h.shape[1]):
+            r = h[:, j].sum() / h.shape[0]
+            total = total + rho * torch.log(rho / r) + (1 - rho) * torch.log((1 - rho) / (1 - r))
+        return total
+
+    for seed in range(5):
+        for fn in (kl_log_difference, kl_xlogy_log1p, kl_loop):
+            checks.kl_sparsity_penalty(fn, seed=seed)
+
+
+def test_kl_sparsity_rejects_a_python_float_with_its_hint():
+    with pytest.raises(CheckFailed, match="not a Python number"):
+        checks.kl_sparsity_penalty(lambda h, rho: kl_right(h, rho).item())
+
+
+def test_contractive_accepts_jacobian_broadcast_and_float64(capsys):
+    def cae_full_jacobian(h, W):
+        return ((h * (1 - h))[:, :, None] * W[None]).pow(2).sum((1, 2)).mean()
+
+    def cae_broadcast(h, W):
+        return ((h * (1 - h)) ** 2 * (W ** 2).sum(1)).sum(1).mean()
+
+    def cae_float64_norm(h, W):
+        return ((h.double() * (1 - h.double())) ** 2 @ torch.linalg.norm(W.double(), dim=1) ** 2).mean()
+
+    def cae_fro_loop(h, W):
+        return sum(torch.linalg.matrix_norm(torch.diag(h[n] * (1 - h[n])) @ W) ** 2 for n in range(len(h))) / len(h)
+
+    for seed in range(3):
+        for fn in (cae_full_jacobian, cae_broadcast, cae_float64_norm, cae_fro_loop):
+            checks.contractive_closed_form(fn, seed=seed)
+
+
+def test_vector_field_accepts_float64_numpy_inference_mode_and_loops(capsys):
+    def field_float64(model, grid):
+        with torch.no_grad():
+            return model(grid).double() - grid.double()
+
+    def field_numpy(model, grid):
+        with torch.no_grad():
+            return (model(grid) - grid).numpy()
+
+    def field_inference(model, grid):
+        with torch.inference_mode():
+            return model(grid) - grid
+
+    def field_loop(model, grid):
+        with torch.no_grad():
+            return torch.stack([model(p[None])[0] - p for p in grid])
+
+    for seed in range(4):
+        for fn in (field_float64, field_numpy, field_inference, field_loop):
+            checks.dae_vector_field(fn, seed=seed)

@@ -191,3 +191,54 @@ def test_the_denoising_test_catches_both_classic_bugs():
         _assert_denoising_objective(clean_input)
     with pytest.raises(AssertionError, match="clean target"):
         _assert_denoising_objective(noisy_target)
+
+
+# --- bad input gets an error that names what was expected (review r03) ------------------------------
+
+@pytest.mark.parametrize("corrupt", [data.gaussian_noise, data.salt_and_pepper])
+def test_values_outside_unit_interval_or_nan_are_rejected(images, corrupt):
+    with pytest.raises(ValueError, match=r"values in \[0, 1\].*max 3"):
+        corrupt(images * 3, 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        corrupt(torch.full((2, 3), float("nan")), 0.1)
+
+
+def test_masking_accepts_codes_outside_unit_interval():
+    # zeroing is meaningful for any values (the codes of a stacked denoising autoencoder)
+    codes = torch.randn(50, 40, generator=torch.Generator().manual_seed(0)) * 3
+    out = data.masking_noise(codes, 0.5, generator=torch.Generator().manual_seed(1))
+    assert ((out == 0) | (out == codes)).all() and (out == 0).any()
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS)
+def test_generator_must_be_a_torch_generator_and_numpy_p_is_fine(images, corrupt):
+    import numpy as np
+
+    with pytest.raises(TypeError, match="torch.Generator"):
+        corrupt(images, 0.1, generator=0)
+    a = corrupt(images, np.float32(0.25), generator=torch.Generator().manual_seed(3))
+    b = corrupt(images, 0.25, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+def test_add_noise_level_errors():
+    x = torch.rand(3, 4)
+    with pytest.raises(TypeError, match="level must be a number"):
+        data.add_noise(x, "masking", "0.1")
+    with pytest.raises(ValueError, match="level must be in"):
+        data.add_noise(x, "masking", float("nan"))
+
+
+def test_psnr_and_circle_bad_input():
+    with pytest.raises(TypeError, match="floating-point"):
+        data.psnr(torch.ones(2, 3, dtype=torch.uint8), torch.zeros(2, 3, dtype=torch.uint8))
+    with pytest.raises(TypeError, match="tensors"):
+        data.psnr([[1.0]], torch.zeros(1, 1))
+    with pytest.raises(ValueError, match="integer >= 2"):
+        data.circle_manifold(2.5)
+    with pytest.raises(TypeError, match="noise must be a number"):
+        data.circle_manifold(5, "a")
+    with pytest.raises(ValueError, match="finite"):
+        data.circle_manifold(5, radius=float("inf"))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        data.circle_manifold(5, seed=1.5)

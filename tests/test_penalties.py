@@ -175,3 +175,38 @@ def test_shallow_autoencoder_shapes_dropout_and_errors():
         models.ShallowAutoencoder(784, 32, dropout=1.0)
     with pytest.raises(ValueError, match="input_shape"):
         models.ShallowAutoencoder(784, 32).encode(x)
+
+
+def test_bad_input_is_named(model64):
+    import numpy as np
+
+    h = torch.rand(8, 5, generator=torch.Generator().manual_seed(0))
+    W = torch.randn(5, 7, generator=torch.Generator().manual_seed(1))
+    with pytest.raises(ValueError, match=r"sigmoid activations in \[0, 1\]"):
+        P.kl_sparsity(h * 4 - 2, 0.05)                       # pre-activations, not codes
+    with pytest.raises(ValueError, match=r"sigmoid activations in \[0, 1\]"):
+        P.contractive_sigmoid(h - 0.5, W)
+    with pytest.raises(ValueError, match="eps"):
+        P.kl_sparsity(h, 0.05, eps=-1e-3)
+    with pytest.raises(TypeError, match="floating-point"):
+        P.contractive_sigmoid(h, torch.ones(5, 7, dtype=torch.long))
+    # NumPy numbers are numbers; mixed float32/float64 inputs are promoted instead of failing inside matmul
+    assert math.isclose(P.kl_sparsity(h, np.float32(0.05)).item(), P.kl_sparsity(h, 0.05).item(), rel_tol=1e-6)
+    mixed = P.contractive_sigmoid(h.double(), W).item()
+    assert math.isclose(mixed, P.contractive_sigmoid(h.double(), W.double()).item(), rel_tol=1e-12)
+    assert P.KLCode(np.float64(0.05)) == P.KLCode(0.05)
+    enc = model64.encoder
+    with pytest.raises(ValueError, match="batch"):
+        P.encoder_jacobian(enc, _x(1).flatten())             # one flat image without the batch dimension
+    with pytest.raises(ValueError, match="N >= 1"):
+        P.encoder_jacobian(enc, _x(1)[:0])
+    for method in ("vmap", "loop"):
+        with pytest.raises(ValueError, match="input shape"):
+            P.encoder_jacobian(enc, torch.rand(3, 100, dtype=torch.float64), method=method)
+    with pytest.raises(TypeError, match="callable"):
+        P.encoder_jacobian(5, _x(2))
+    with pytest.raises(ValueError, match="finite number"):
+        P.penalized(P.L1Code(), float("inf"))
+    per_image = P.penalized(lambda model, inputs, code: code.abs().sum(1), 0.1)   # forgot the batch mean
+    with pytest.raises(ValueError, match="0-dim"):
+        per_image(model64, _x(3), _x(3))
