@@ -155,3 +155,335 @@ def train_rbm(rbm, data: torch.Tensor, *, epochs: int, batch_size: int = 100, lr
         errors.append(total / len(data))
         bar.set_postfix(error=f"{errors[-1]:.2f}")
     return errors
+
+
+# --------------------------------------------------------------------------- greedy stacks
+__all__ += ["train_autoencoder_stack", "train_rbm_stack", "unroll", "mlp_classifier", "classifier_from_encoders",
+            "labeled_subset", "accuracy", "layer_gradient_norms"]
+
+
+def _shallow_autoencoder(n_in: int, n_hidden: int, input_shape: tuple[int, ...]) -> nn.Module:
+    """A fresh one-sigmoid-layer autoencoder: one stage of the greedy stack (a named builder for the zoo)."""
+    from .models import ShallowAutoencoder
+
+    return ShallowAutoencoder(n_in, n_hidden, input_shape=input_shape)
+
+
+def _check_sizes_list(sizes, what: str) -> list[int]:
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 1:
+        raise ValueError(f"{what}: sizes must be a non-empty sequence of hidden-layer sizes, got {sizes!r}")
+    out = []
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
+            raise ValueError(f"{what}: every size must be an integer >= 1, got {s!r}")
+        out.append(int(s))
+    return out
+
+
+def train_autoencoder_stack(data: torch.Tensor, sizes, *, epochs: int, corrupt=None, lr: float = 1e-3,
+                            batch_size: int = 128, seed: int = 0, name: str | None = None,
+                            progress: bool = True) -> tuple[list[nn.Module], list]:
+    """Greedy layer-wise pretraining with one-layer (denoising) autoencoders (Bengio et al. 2006; Vincent et al. 2010).
+
+    Stage 1 trains a :class:`aelab.models.ShallowAutoencoder` (sigmoid code) on ``data``; it is
+    frozen, the data are encoded through it (:func:`encode_dataset`), and stage 2 trains on
+    those codes, and so on. With ``corrupt``, every stage is a denoising autoencoder: it sees
+    ``corrupt(input)`` and is scored against the clean input (its own input codes for stages
+    >= 2, as in Vincent et al.'s stacked DAEs). Each stage minimizes the squared error per
+    example with Adam, through :func:`aelab.zoo.fit_cached` when ``name`` is given.
+
+    Parameters
+    ----------
+    data : torch.Tensor, ``(N, ...)``, values in [0, 1]
+        The unlabeled training data (images ``(N, 1, 28, 28)`` or rows ``(N, d)``).
+    sizes : sequence of int
+        Hidden sizes of the stages, e.g. ``(256, 64)``.
+    epochs : int
+        Epochs per stage.
+    corrupt : callable, optional
+        ``corrupt(x) -> x_tilde`` (e.g. ``functools.partial(aelab.data.masking_noise, p=0.25)``).
+    lr, batch_size, seed : float, int, int
+        As :func:`aelab.train.fit` (stage ``i`` uses ``seed + i``).
+    name : str, optional
+        Cache prefix: stage ``i`` is cached as ``f"{name}_layer{i + 1}"``; None trains without the cache.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    (layers, histories)
+        The trained autoencoders, frozen (``requires_grad=False``, eval mode), and their
+        :class:`aelab.train.History`.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not a tensor.
+    ValueError
+        On empty or non-positive ``sizes``, or as :func:`aelab.train.fit`.
+    """
+    import functools
+
+    from . import objectives, train, zoo
+
+    sizes = _check_sizes_list(sizes, "train_autoencoder_stack")
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"train_autoencoder_stack expects a torch.Tensor of data, got {type(data).__name__}")
+    objective = objectives.denoising(corrupt) if corrupt is not None else None
+    layers, histories, x = [], [], data
+    for i, size in enumerate(sizes):
+        shape = tuple(x.shape[1:])
+        build = functools.partial(_shallow_autoencoder, int(torch.tensor(shape).prod()), size, shape)
+        kwargs = dict(epochs=epochs, objective=objective, lr=lr, batch_size=batch_size, seed=seed + i,
+                      progress=progress)
+        if name is None:
+            with train.seeded_rng(seed + i):
+                layer = build()
+            history = train.fit(layer, x, desc=f"stage {i + 1}", **kwargs)
+        else:
+            layer, history = zoo.fit_cached(f"{name}_layer{i + 1}", build, x, **kwargs)
+        freeze(layer)
+        layers.append(layer)
+        histories.append(history)
+        if i < len(sizes) - 1:
+            x = encode_dataset(layer, x)  # (N, size): the next stage's data
+    return layers, histories
+
+
+def train_rbm_stack(data: torch.Tensor, sizes, *, epochs: int, batch_size: int = 100, lr: float = 0.05, k: int = 1,
+                    seed: int = 0, progress: bool = True) -> tuple[list, list[list[float]]]:
+    """Greedy layer-wise pretraining with RBMs: a deep belief network (Hinton, Osindero & Teh 2006).
+
+    RBM 1 learns ``data`` (flattened) with CD-k (:func:`train_rbm`); its hidden probabilities
+    ``p(h | v)`` are the data of RBM 2 (Hinton & Salakhutdinov 2006 use the probabilities, not
+    samples, as the next layer's input), and so on.
+
+    Parameters
+    ----------
+    data : torch.Tensor, ``(N, ...)``, values in [0, 1]
+    sizes : sequence of int
+        Hidden sizes, e.g. ``(256, 64)``.
+    epochs, batch_size, lr, k : int, int, float, int
+        As :func:`train_rbm`, the same for every layer.
+    seed : int
+        RBM ``i`` is initialized and trained with ``seed + i``.
+    progress : bool
+
+    Returns
+    -------
+    (rbms, errors)
+        The trained :class:`aelab.models.RBM` s (frozen) and each one's per-epoch
+        reconstruction errors.
+
+    Raises
+    ------
+    ValueError
+        On bad ``sizes`` or as :func:`train_rbm`.
+    """
+    from .models import RBM
+
+    sizes = _check_sizes_list(sizes, "train_rbm_stack")
+    if not isinstance(data, torch.Tensor):
+        raise TypeError(f"train_rbm_stack expects a torch.Tensor of data, got {type(data).__name__}")
+    x = data.flatten(1)
+    rbms, errors = [], []
+    for i, size in enumerate(sizes):
+        rbm = RBM(x.shape[1], size, seed=seed + i)
+        errors.append(train_rbm(rbm, x, epochs=epochs, batch_size=batch_size, lr=lr, k=k, seed=seed + i,
+                                progress=progress, desc=f"RBM {i + 1} ({x.shape[1]}-{size}, CD-{k})"))
+        freeze(rbm)
+        rbms.append(rbm)
+        if i < len(sizes) - 1:
+            x = encode_dataset(rbm, x)
+    return rbms, errors
+
+
+def unroll(layers, *, input_shape=None) -> nn.Module:
+    """Unroll pretrained RBMs or one-layer autoencoders into a deep autoencoder (Hinton & Salakhutdinov 2006).
+
+    Shorthand for :meth:`aelab.models.StackedAutoencoder.from_layers`: encoder weights from the
+    pieces in order, decoder weights (an RBM's ``Wᵀ``) in reverse order, all copied and trainable.
+    """
+    from .models.stacked import StackedAutoencoder
+
+    return StackedAutoencoder.from_layers(layers, input_shape=input_shape)
+
+
+def mlp_classifier(dims, n_classes: int = 10, *, activation: str = "sigmoid", init: str = "default",
+                   seed: int = 0) -> nn.Sequential:
+    """A fully connected classifier ``Flatten, [Linear, act] × (len(dims) − 1), Linear(dims[-1], n_classes)``.
+
+    Outputs are logits ``(N, n_classes)`` (train with ``torch.nn.functional.cross_entropy``).
+
+    Parameters
+    ----------
+    dims : sequence of int
+        Input size then hidden sizes, e.g. ``(784, 256, 64)``.
+    n_classes : int
+    activation : str
+        Hidden nonlinearity (``"sigmoid"``, ``"relu"``, ...).
+    init : str
+        As :func:`aelab.models.stacked.initialize` (``"default"``, ``"small"``, ``"glorot"``, ``"he"``).
+    seed : int
+        Seeds the initial weights (the global RNG is left alone).
+
+    Raises
+    ------
+    ValueError, TypeError
+        On bad sizes, activation or init scheme.
+    """
+    from .models._layers import check_sizes, make_activation
+    from .models.stacked import initialize
+
+    dims = check_sizes(dims, "dims", owner="mlp_classifier", min_len=1)
+    n_classes = check_sizes((n_classes,), "n_classes", owner="mlp_classifier")[0]
+    layers: list[nn.Module] = [nn.Flatten()]
+    for a, b in zip(dims[:-1], dims[1:]):
+        layers += [nn.Linear(a, b), make_activation(activation, owner="mlp_classifier")]
+    layers.append(nn.Linear(dims[-1], n_classes))
+    return initialize(nn.Sequential(*layers), init, seed=seed)
+
+
+def classifier_from_encoders(layers, n_classes: int = 10, *, seed: int = 0) -> nn.Sequential:
+    """The fine-tuning network: pretrained encoders stacked, plus a new output layer (Hinton et al. 2006).
+
+    Each hidden layer gets a *copy* of its piece's encoder weights and biases (an RBM's ``W`` and
+    hidden biases), so fine-tuning never changes the pretrained pieces, and the pieces can seed
+    several classifiers (other label counts, other seeds). The output layer ``Linear(k, n_classes)``
+    is new, drawn with ``seed`` (PyTorch's default scheme).
+
+    Parameters
+    ----------
+    layers : sequence of RBM / ShallowAutoencoder / nn.Linear
+        Pretrained pieces, input side first; sizes must chain.
+    n_classes : int
+    seed : int
+
+    Returns
+    -------
+    nn.Sequential
+        ``Flatten, Linear, Sigmoid, …, Linear(k, n_classes)`` producing logits; all trainable.
+
+    Raises
+    ------
+    ValueError
+        If ``layers`` is empty or sizes do not chain.
+    TypeError
+        For an unsupported piece.
+    """
+    from .models.stacked import layer_weights
+
+    weights = [layer_weights(layer) for layer in layers]
+    if not weights:
+        raise ValueError("classifier_from_encoders needs at least one pretrained layer")
+    dims = [weights[0][0].shape[1]]
+    for i, (w, *_rest) in enumerate(weights):
+        if w.shape[1] != dims[-1]:
+            raise ValueError(f"layer {i} takes {w.shape[1]} inputs but layer {i - 1} has {dims[-1]} units")
+        dims.append(w.shape[0])
+    model = mlp_classifier(dims, n_classes, activation="sigmoid", init="default", seed=seed)
+    linears = [m for m in model if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for lin, (w, b, _, _) in zip(linears, weights):
+            lin.weight.copy_(w)
+            lin.bias.copy_(b)
+    return model
+
+
+def labeled_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tensor:
+    """Indices of ``n`` labeled examples, the same number from each class (``n`` divisible by the class count).
+
+    ``n == len(labels)`` returns every index (a permutation). The few-label experiment of
+    lecture 05 pretrains on all images and fine-tunes on these.
+
+    Parameters
+    ----------
+    labels : torch.Tensor, ``(N,)`` int64, values ``0 … C − 1``
+    n : int
+    seed : int
+
+    Returns
+    -------
+    torch.Tensor
+        ``(n,)`` int64 indices into ``labels``, shuffled.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a multiple of the number of classes (unless it is all of them) or a class
+        has fewer than ``n / C`` examples.
+    """
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
+        raise ValueError("labeled_subset expects labels of shape (N,)")
+    g = torch.Generator().manual_seed(int(seed))
+    if n == len(labels):
+        return torch.randperm(len(labels), generator=g)
+    classes = torch.unique(labels)
+    if isinstance(n, bool) or not isinstance(n, int) or n < len(classes) or n % len(classes):
+        raise ValueError(f"labeled_subset: n must be a positive multiple of the {len(classes)} classes "
+                         f"(or all {len(labels)}), got {n!r}")
+    per = n // len(classes)
+    picks = []
+    for c in classes:
+        idx = (labels == c).nonzero().flatten()
+        if len(idx) < per:
+            raise ValueError(f"labeled_subset: class {int(c)} has only {len(idx)} examples, {per} needed")
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:per]])
+    out = torch.cat(picks)
+    return out[torch.randperm(len(out), generator=g)]
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 2000) -> float:
+    """Fraction of ``images`` whose arg-max logit is the label, in eval mode (mode restored), no gradients.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A classifier: ``model(x) -> (N, n_classes)`` logits (or probabilities).
+    images : torch.Tensor, ``(N, ...)``
+    labels : torch.Tensor, ``(N,)`` int64
+    batch_size : int
+        Rows per forward pass (memory only).
+
+    Returns
+    -------
+    float
+        In [0, 1].
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is an autoencoder (it has ``encode``), not a classifier.
+    ValueError
+        If the numbers of images and labels differ.
+    """
+    if hasattr(model, "encode"):
+        raise TypeError("accuracy expects a classifier (logits out), not an autoencoder")
+    logits = encode_dataset(model, images, batch_size=batch_size)
+    if len(logits) != len(labels):
+        raise ValueError(f"accuracy: {len(logits)} images but {len(labels)} labels")
+    return float((logits.argmax(1).cpu() == labels.cpu()).float().mean())
+
+
+def layer_gradient_norms(model: nn.Module, x: torch.Tensor, loss_fn=None) -> list[float]:
+    """The gradient's Frobenius norm for the weight of every ``nn.Linear`` of ``model``, input side first.
+
+    One forward and backward pass of ``loss_fn(model(x), x)`` (default: squared error per image,
+    mean over the batch); the model's gradients are reset afterwards. Glorot & Bengio (2010)
+    measure these to show the lower layers of deep sigmoid networks barely learning.
+
+    Returns
+    -------
+    list of float
+        One norm per linear layer, in the order of ``model.modules()``.
+    """
+    from .losses import squared_error_per_image
+
+    loss_fn = loss_fn or squared_error_per_image
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    model.zero_grad(set_to_none=True)
+    loss_fn(model(x), x).backward()
+    norms = [float(m.weight.grad.norm()) for m in linears]
+    model.zero_grad(set_to_none=True)
+    return norms

@@ -130,3 +130,15 @@ def test_bad_input_is_named(call, match):
 def test_bad_sizes(args):
     with pytest.raises((TypeError, ValueError)):
         RBM(*args)
+
+
+def test_log_partition_sums_over_every_visible_and_hidden_state():
+    rbm = _tiny(seed=6)
+    v, h = _all_states(rbm.n_visible), _all_states(rbm.n_hidden)
+    with torch.no_grad():
+        vv, hh = v.repeat_interleave(len(h), 0), h.repeat(len(v), 1)
+        brute = torch.logsumexp(-rbm.energy(vv, hh), 0)
+        assert torch.allclose(rbm.log_partition(), brute, atol=1e-5)
+        assert torch.allclose(rbm.log_likelihood(v).exp().sum(), torch.tensor(1.0), atol=1e-5)
+    with pytest.raises(ValueError, match="at most 20"):
+        RBM(21, 2).log_partition()

@@ -18,6 +18,8 @@ Families (a new one is a new file that imports the shared pieces from ``_layers`
 - :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014);
 - :mod:`.rbm` — :class:`RBM` (lecture 05: Bernoulli RBM, free energy, CD-k statistics; its
   training loop and the freezing/encoding helpers of greedy pretraining are in :mod:`aelab.pretrain`);
+- :mod:`.stacked` — :class:`StackedAutoencoder` (lecture 05: sigmoid layers; ``from_layers`` unrolls
+  pretrained RBMs or one-layer autoencoders; ``initialize`` draws small, Glorot or He weights);
 - to come: ``conv_vae.py`` (a convolutional VAE).
 
 ``_layers`` holds what they share: the layer-size check (:func:`~._layers.check_size`), the

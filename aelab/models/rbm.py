@@ -213,3 +213,25 @@ class RBM(nn.Module):
         rows = torch.arange(v.shape[0], device=v.device)
         flipped[rows, idx] = 1 - flipped[rows, idx]
         return self.n_visible * F.logsigmoid(self.free_energy(flipped) - self.free_energy(v))
+
+    def log_partition(self) -> torch.Tensor:
+        """``log Z = log Σ_v exp(−F(v))`` by enumerating all ``2^n_visible`` visible states (a scalar, nats).
+
+        Only for tiny RBMs (lecture 05 and the tests compare CD-k with the exact gradient, which
+        ``torch.autograd.grad`` of :meth:`log_likelihood` gives).
+
+        Raises
+        ------
+        ValueError
+            If ``n_visible > 20`` (over a million states).
+        """
+        if self.n_visible > 20:
+            raise ValueError(f"RBM.log_partition enumerates 2^n_visible states; n_visible={self.n_visible} is too "
+                             "many (at most 20)")
+        bits = torch.arange(2 ** self.n_visible, device=self.W.device)
+        states = ((bits[:, None] >> torch.arange(self.n_visible, device=self.W.device)) & 1).to(self.W.dtype)
+        return torch.logsumexp(-self.free_energy(states), 0)
+
+    def log_likelihood(self, v: torch.Tensor) -> torch.Tensor:
+        """Exact ``log p(v) = −F(v) − log Z`` per example, ``(N,)`` (nats); tiny RBMs only (see :meth:`log_partition`)."""
+        return -self.free_energy(v) - self.log_partition()
