@@ -473,7 +473,7 @@ def test_pages_need_no_network_and_link_in_course_order(failing_build):
         remote = re.findall(r'(?:src|href)\s*=\s*["\'](?:https?:)?//[^"\']+', page)
         assert remote == [], remote  # nothing from a CDN: no MathJax, RequireJS or widget manager
         assert "require.min.js" not in page and "embed-amd" not in page
-        assert 'src="../_static/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe"' in page
+        assert 'src="../_static/mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"' in page
         assert 'href="../index.html"' in page and 'href="../reproductions.html"' in page
     # course order: lecture 01, then lab 02
     assert 'href="../solutions/02_fail_lab.html" rel="next"' in lecture  # (nbconvert sorts attributes)
