@@ -269,6 +269,10 @@ def fit_vocabulary(train_documents, max_features: int = 2000):
 
     if isinstance(train_documents, str):
         raise TypeError("train_documents must be a sequence of strings (one per document), got one string")
+    if not hasattr(train_documents, "__len__") or not all(isinstance(d, str) for d in train_documents):
+        raise TypeError("train_documents must be a sequence (list, tuple, array) of strings, one per document, got "
+                        f"{type(train_documents).__name__}" + ("" if not hasattr(train_documents, "__len__") else
+                        f" holding {type(next(d for d in train_documents if not isinstance(d, str))).__name__}"))
     if isinstance(max_features, bool) or not isinstance(max_features, numbers.Integral) or max_features < 1:
         raise ValueError(f"max_features must be a positive integer, got {max_features!r}")
     if len(train_documents) == 0:
@@ -283,7 +287,11 @@ def _counts(X, name: str):
         X = X.detach().cpu().numpy()
     if not (sp.issparse(X) or isinstance(X, np.ndarray)) or X.ndim != 2:
         raise TypeError(f"{name} must be a 2-D count matrix (N, V): scipy sparse, NumPy or torch, got "
-                        f"{type(X).__name__}")
+                        f"{type(X).__name__}{'' if not hasattr(X, 'shape') else f' of shape {X.shape}'}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    if X.min() < 0:
+        raise ValueError(f"{name} holds negative values: word counts are >= 0")
     return X
 
 
@@ -335,6 +343,8 @@ def tfidf_lsa(train_counts, query_counts, n_components: int | None = None, *, se
         raise TypeError(f"n_components must be an integer or None, got {n_components!r}")
     if not 1 <= n_components < train_counts.shape[1]:
         raise ValueError(f"n_components must be in [1, V) = [1, {train_counts.shape[1]}), got {n_components}")
+    if n_components > train_counts.shape[0]:
+        raise ValueError(f"n_components={n_components} is more than the {train_counts.shape[0]} training documents")
     svd = TruncatedSVD(int(n_components), random_state=seed).fit(train_tfidf)
     return (torch.from_numpy(svd.transform(train_tfidf)).float(),
             torch.from_numpy(svd.transform(query_tfidf)).float())
@@ -411,6 +421,10 @@ def retrieval_precision(query, database, query_labels: torch.Tensor, database_la
     if ks.ndim != 1 or len(ks) == 0 or not np.issubdtype(ks.dtype, np.integer) or ks.min() < 1 or ks.max() > m:
         raise ValueError(f"ks must be a non-empty sequence of integers in [1, M] = [1, {m}], got {ks.tolist()}")
     qy, dby = query_labels.cpu(), database_labels.cpu()
+    if min(qy.min(), dby.min()) < 0:
+        raise ValueError("labels must be >= 0 (category indices), got a negative label")
+    if block is not None and (isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1):
+        raise ValueError(f"block must be a positive integer, got {block!r}")
     relevant_total = torch.bincount(dby, minlength=int(max(qy.max(), dby.max())) + 1)[qy].double()   # (Q,)
     kmax, idx = int(ks.max()), torch.as_tensor(ks - 1)
     block = max(1, MAX_BLOCK_ENTRIES // m) if block is None else int(block)
@@ -459,6 +473,10 @@ def nearest_distance(images: torch.Tensor, data: torch.Tensor, *, block: int | N
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"images have {a.shape[1]} numbers per row but data rows have {b.shape[1]}")
     a, b = torch.from_numpy(a).float(), torch.from_numpy(b).float()
+    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
+        raise ValueError("images and data must be finite (no NaN or infinity)")
+    if block is not None and (isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1):
+        raise ValueError(f"block must be a positive integer, got {block!r}")
     block = max(1, MAX_BLOCK_ENTRIES // len(b)) if block is None else int(block)
     return torch.cat([torch.cdist(a[i:i + block], b).min(1).values for i in range(0, len(a), block)])
 

@@ -178,3 +178,84 @@ def test_tfidf_svd_rejects_raw_counts_and_wrong_shapes():
         return svd.transform(train), svd.transform(query)
     reject(checks.tfidf_svd_codes, no_tfidf, match="fit TfidfTransformer on train_counts")
     reject(checks.tfidf_svd_codes, lambda tr, q, k: tuple(c.T for c in _lsa(tr, q, k)), match="shapes")
+
+
+# ---------------------------------------------------------------- more right answers, written other ways
+SEEDS = range(8)
+
+
+def test_grid_mosaic_accepts_meshgrid_numpy_and_float64(capsys):
+    def meshgrid(decode, u1, u2):
+        yy, xx = torch.meshgrid(u2.flip(0).double(), u1.double(), indexing="ij")     # (R, C) each
+        images = decode(torch.stack([xx.flatten(), yy.flatten()], 1).float())       # row-major over the grid
+        r, c, h, w = len(u2), len(u1), images.shape[-2], images.shape[-1]
+        return images.reshape(r, c, h, w).permute(0, 2, 1, 3).reshape(r * h, c * w).double().numpy()
+
+    def blocks(decode, u1, u2):
+        rows = [torch.cat([decode(torch.tensor([[a.item(), b.item()]]))[0, 0] for a in u1], dim=1)
+                for b in reversed(u2)]
+        return torch.cat(rows, dim=0)
+    for seed in SEEDS:
+        checks.grid_mosaic(meshgrid, seed=seed)
+        checks.grid_mosaic(blocks, seed=seed)
+    assert capsys.readouterr().out.count("✔") == 2 * len(SEEDS)
+
+
+def test_precision_accepts_float32_numpy_and_top_k_plus_one(capsys):
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    def sklearn_numpy(codes, labels, k):
+        sim = cosine_similarity(codes.numpy())                       # float32, (N, N)
+        np.fill_diagonal(sim, -np.inf)
+        nearest = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+        return float((labels.numpy()[nearest] == labels.numpy()[:, None]).mean())
+
+    def top_k_plus_one(codes, labels, k):                            # the query is its own first neighbor
+        unit = torch.nn.functional.normalize(codes, dim=1)
+        nearest = (unit @ unit.T).topk(k + 1, dim=1).indices[:, 1:]
+        return (labels[nearest] == labels[:, None]).sum() / (len(codes) * k)
+    for seed in SEEDS:
+        checks.leave_one_out_precision(sklearn_numpy, seed=seed)
+        checks.leave_one_out_precision(top_k_plus_one, seed=seed)
+    assert capsys.readouterr().out.count("✔") == 2 * len(SEEDS)
+
+
+def test_auroc_accepts_a_hand_written_mann_whitney_and_lists(capsys):
+    def mann_whitney(normal, anomaly):                               # P(anomaly > normal), a tie counting half
+        n, a = np.asarray(normal, dtype=np.float64), np.asarray(anomaly, dtype=np.float64)
+        wins = (a[:, None] > n[None, :]).sum() + 0.5 * (a[:, None] == n[None, :]).sum()
+        return [0] * len(n) + [1] * len(a), list(n) + list(a), wins / (len(n) * len(a))
+
+    def booleans(normal, anomaly):
+        y_true = torch.cat([torch.zeros(len(normal), dtype=torch.bool), torch.ones(len(anomaly), dtype=torch.bool)])
+        y_score = torch.cat([normal, anomaly]).double()
+        return y_true, y_score, torch.tensor(roc_auc_score(y_true.numpy(), y_score.numpy()))
+    for seed in SEEDS:
+        checks.auroc_from_errors(mann_whitney, seed=seed)
+        checks.auroc_from_errors(booleans, seed=seed)
+    assert capsys.readouterr().out.count("✔") == 2 * len(SEEDS)
+
+
+def test_auroc_hints_at_ties_when_they_do_not_count_half():
+    def strict(normal, anomaly):
+        n, a = np.asarray(normal, dtype=np.float64), np.asarray(anomaly, dtype=np.float64)
+        return _auroc(n, a)[0], np.r_[n, a], (a[:, None] > n[None, :]).mean()
+    reject(checks.auroc_from_errors, strict, match="tie")
+
+
+def test_tfidf_svd_accepts_a_dense_numpy_svd_and_any_random_state(capsys):
+    def exact(train, query, k):
+        tfidf = TfidfTransformer().fit(train)
+        a, b = tfidf.transform(train).toarray(), tfidf.transform(query).toarray()
+        vt = np.linalg.svd(a, full_matrices=False)[2][:k]
+        return (a @ vt.T).astype(np.float32), b @ vt.T
+
+    def unseeded(train, query, k):
+        tfidf = TfidfTransformer().fit(train)
+        svd = TruncatedSVD(n_components=k).fit(tfidf.transform(train))
+        return svd.transform(tfidf.transform(train)), svd.transform(tfidf.transform(query))
+    for seed in SEEDS:
+        checks.tfidf_svd_codes(exact, seed=seed)
+        checks.tfidf_svd_codes(unseeded, seed=seed)
+        checks.tfidf_svd_codes(lambda tr, q, k: _lsa(tr.astype(np.float32), q.astype(np.float32), k), seed=seed)
+    assert capsys.readouterr().out.count("✔") == 3 * len(SEEDS)

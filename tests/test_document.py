@@ -50,6 +50,8 @@ def test_document_autoencoder_shapes_and_log_counts():
     torch.testing.assert_close(z, by_hand)
     with pytest.raises(ValueError):
         model.encode(torch.zeros(6, 21))
+    with pytest.raises(ValueError, match="counts >= 0"):
+        model.encode(-counts - 1)
     with pytest.raises(ValueError):
         model.decode(torch.zeros(6, 4))
     with pytest.raises(ValueError):

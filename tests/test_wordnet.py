@@ -118,6 +118,50 @@ def test_nltk_corpus_is_the_fallback(monkeypatch, tmp_path):
     assert len(docs) == len(SYNSETS) and names[0] == "noun.animal"
 
 
+def _fake_nltk(monkeypatch, tmp_path):
+    """NLTK importable with its data path at tmp_path/nltk_data, and no Debian WordNet."""
+    fake_data = types.ModuleType("nltk.data")
+    fake_data.path = [str(tmp_path / "nltk_data")]
+    fake = types.ModuleType("nltk")
+    fake.data = fake_data
+    monkeypatch.setitem(sys.modules, "nltk", fake)
+    monkeypatch.setitem(sys.modules, "nltk.data", fake_data)
+    monkeypatch.setattr(data, "DEBIAN_WORDNET_DIR", tmp_path / "absent")
+    corpora = tmp_path / "nltk_data" / "corpora"
+    corpora.mkdir(parents=True)
+    return corpora
+
+
+def test_nltk_zipped_corpus_is_read(monkeypatch, tmp_path):
+    """NLTK's downloader leaves WordNet as corpora/wordnet.zip (not unpacked): it is read from the zip."""
+    import zipfile
+
+    corpora = _fake_nltk(monkeypatch, tmp_path)
+    raw = write_noun_file(tmp_path / "data.noun", SYNSETS).read_bytes()
+    with zipfile.ZipFile(corpora / "wordnet.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("wordnet/data.noun", raw)
+        archive.writestr("wordnet/LICENSE", "license")
+    docs, labels, names = data.load_wordnet_glosses(min_per_category=1)
+    assert docs == [gloss for _, _, gloss in SYNSETS] and labels.tolist() == [0, 2, 0, 1, 2, 0]
+    assert data.load_wordnet_glosses(min_per_category=1, path=corpora / "wordnet.zip")[0] == docs
+
+
+@pytest.mark.parametrize("damage", ["not a zip", "no data.noun", "truncated member"])
+def test_damaged_nltk_zip_names_the_file_and_the_fix(monkeypatch, tmp_path, damage):
+    import zipfile
+
+    corpora = _fake_nltk(monkeypatch, tmp_path)
+    raw = write_noun_file(tmp_path / "data.noun", SYNSETS).read_bytes()
+    if damage == "not a zip":
+        (corpora / "wordnet.zip").write_bytes(raw[:100])
+    else:
+        with zipfile.ZipFile(corpora / "wordnet.zip", "w") as archive:
+            archive.writestr("wordnet/data.noun" if damage != "no data.noun" else "wordnet/index.noun",
+                             raw[:-20] if damage == "truncated member" else raw)
+    with pytest.raises(DataError, match=r"(?s)wordnet\.zip.*damaged.*wordnet\.zip and download it again"):
+        data.load_wordnet_glosses(min_per_category=1)
+
+
 @pytest.mark.skipif(not HAS_DEBIAN_WORDNET, reason="Debian's wordnet-base is not installed")
 def test_debian_wordnet_counts():
     docs, labels, names = data.load_wordnet_glosses(min_per_category=1)

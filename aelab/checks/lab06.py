@@ -27,6 +27,11 @@ def _as_float_tensor(ex, out, what: str, case: str) -> torch.Tensor:
         return out.detach().double().cpu()
     if isinstance(out, (np.ndarray, float, int, np.floating, np.integer)) and not isinstance(out, bool):
         return torch.as_tensor(np.asarray(out, dtype=np.float64))
+    if isinstance(out, (list, tuple)):                   # a list of numbers (or of 0-dim tensors) is a right answer too
+        try:
+            return torch.as_tensor(np.asarray([float(v) for v in out], dtype=np.float64))
+        except (TypeError, ValueError):
+            pass
     try:
         import scipy.sparse as sp
         if sp.issparse(out):
@@ -203,7 +208,7 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
     then the anomalies; ``y_score`` is the anomaly score, larger for more anomalous images (the
     reconstruction error itself, or any increasing function of it); ``auroc`` is
     ``sklearn.metrics.roc_auc_score(y_true, y_score)``, the probability that a random anomaly scores
-    higher than a random normal image.
+    higher than a random normal image, a tie counting half (any correct computation of it passes).
 
     Inputs: errors drawn from two overlapping gamma distributions (anomalies larger on average),
     of sizes 50/30, 200/7 and 3/3, some with ties.
@@ -212,7 +217,7 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
     ------
     CheckFailed
         On a wrong length or value, with a hint when the labels are swapped (the normal images
-        labeled 1) or the scores inverted (a small error scored as anomalous).
+        labeled 1), the scores inverted (a small error scored as anomalous) or ties not counted half.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -257,8 +262,12 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
                             "errors (normal images first, then the anomalies).")
         if auroc.size != 1 or abs(float(auroc.reshape(-1)[0]) - ref) > 1e-6:
             got = float(auroc.reshape(-1)[0]) if auroc.size else float("nan")
+            normal_np, anomaly_np = normal.double().numpy(), anomaly.double().numpy()
+            strict = (anomaly_np[:, None] > normal_np[None, :]).mean()     # ties counted as losses
             hint = (" It is 1 − the right value: did you pass the labels or the scores the other way round?"
-                    if abs(got - (1 - ref)) < 1e-6 else "")
+                    if abs(got - (1 - ref)) < 1e-6 else
+                    " A tie between an anomaly and a normal image must count half (as in roc_auc_score), not 0."
+                    if abs(got - strict) < 1e-6 else "")
             raise _fail(ex, f"auroc is {got:.4f} on {label}, but roc_auc_score(y_true, y_score) of your own y_true "
                             f"and y_score differs.{hint}")
     _praise(ex, "labels, scores and AUROC as scikit-learn computes them, ties included", len(cases))

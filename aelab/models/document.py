@@ -71,9 +71,11 @@ class DocumentAutoencoder(nn.Module):
         Raises
         ------
         TypeError, ValueError
-            On input of another dtype, shape or device than the model's.
+            On input of another dtype, shape or device than the model's; ValueError on a negative count.
         """
         check_input(counts, (self.vocabulary_size,), "DocumentAutoencoder.encode", like=self.encoder[0].weight)
+        if counts.numel() and bool(counts.detach().min() < 0):        # log(1 + count) needs count > -1
+            raise ValueError("DocumentAutoencoder.encode: counts must be word counts >= 0, got a negative value")
         return self.encoder(torch.log1p(counts))  # (N, k)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
