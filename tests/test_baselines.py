@@ -251,3 +251,31 @@ def test_nearest_distance_equals_the_brute_force(retrieval_data, block):
     assert nearest_distance(database, database).abs().max() < 1e-3 * scale   # each row's nearest is itself
     with pytest.raises(ValueError, match="numbers per row"):
         nearest_distance(images[:, :, :2], database)
+
+
+# --- bad input to the retrieval baselines names what was expected --------------------------
+
+from aelab import baselines  # noqa: E402
+
+def _counts():
+    import scipy.sparse as sp
+
+    return sp.csr_matrix(np.array([[1, 0, 2], [0, 1, 0], [1, 1, 1]]))
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: baselines.fit_vocabulary(None), TypeError, "sequence"),
+    (lambda: baselines.fit_vocabulary([1, 2, 3]), TypeError, "string"),
+    (lambda: baselines.fit_vocabulary(d for d in ["a cat", "a dog"]), TypeError, "sequence"),
+    (lambda: baselines.tfidf_lsa(-_counts(), _counts()), ValueError, "negative"),
+    (lambda: baselines.tfidf_lsa(_counts()[:1], _counts(), 2), ValueError, "n_components"),
+    (lambda: baselines.retrieval_precision(torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0, -1, 0]),
+                                           torch.tensor([0, 1, 0]), [1]), ValueError, "label"),
+    (lambda: baselines.retrieval_precision(torch.randn(3, 4), torch.randn(3, 4), torch.tensor([0, 1, 0]),
+                                           torch.tensor([0, 1, 0]), [1], block=0), ValueError, "block"),
+    (lambda: baselines.nearest_distance(torch.full((1, 4), float("nan")), torch.randn(3, 4)), ValueError, "finite"),
+    (lambda: baselines.nearest_distance(torch.randn(2, 4), torch.randn(3, 4), block=1.5), ValueError, "block"),
+])
+def test_retrieval_baselines_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

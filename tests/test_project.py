@@ -18,7 +18,7 @@ ENV = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 #: PyPI name -> conda-forge name where they differ
-CONDA_NAMES = {"torch": "pytorch"}
+CONDA_NAMES = {"torch": "pytorch", "playwright": "playwright-python"}
 
 
 def _norm(name: str) -> str:
