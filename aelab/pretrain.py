@@ -220,7 +220,8 @@ def train_autoencoder_stack(data: torch.Tensor, sizes, *, epochs: int, corrupt=N
     TypeError
         If ``data`` is not a tensor.
     ValueError
-        On empty or non-positive ``sizes``, or as :func:`aelab.train.fit`.
+        On empty or non-positive ``sizes``, data that are not ``(N, ...)`` with finite values in [0, 1],
+        or as :func:`aelab.train.fit`.
     """
     import functools
 
@@ -229,6 +230,11 @@ def train_autoencoder_stack(data: torch.Tensor, sizes, *, epochs: int, corrupt=N
     sizes = _check_sizes_list(sizes, "train_autoencoder_stack")
     if not isinstance(data, torch.Tensor):
         raise TypeError(f"train_autoencoder_stack expects a torch.Tensor of data, got {type(data).__name__}")
+    if data.ndim < 2 or len(data) == 0:
+        raise ValueError(f"train_autoencoder_stack expects data of shape (N, ...) with N >= 1, got {tuple(data.shape)}")
+    if not torch.isfinite(data).all() or data.min() < 0 or data.max() > 1:
+        raise ValueError("train_autoencoder_stack expects finite data in [0, 1] (each stage has a sigmoid output), "
+                         f"got values in [{float(data.min()):.3g}, {float(data.max()):.3g}]")
     objective = objectives.denoising(corrupt) if corrupt is not None else None
     layers, histories, x = [], [], data
     for i, size in enumerate(sizes):
@@ -409,12 +415,16 @@ def labeled_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tens
 
     Raises
     ------
+    TypeError
+        If ``labels`` are not integers.
     ValueError
         If ``n`` is not a multiple of the number of classes (unless it is all of them) or a class
         has fewer than ``n / C`` examples.
     """
     if not isinstance(labels, torch.Tensor) or labels.ndim != 1:
         raise ValueError("labeled_subset expects labels of shape (N,)")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"labeled_subset expects integer class labels, got dtype {labels.dtype}")
     g = torch.Generator().manual_seed(int(seed))
     if n == len(labels):
         return torch.randperm(len(labels), generator=g)
@@ -477,11 +487,23 @@ def layer_gradient_norms(model: nn.Module, x: torch.Tensor, loss_fn=None) -> lis
     -------
     list of float
         One norm per linear layer, in the order of ``model.modules()``.
+    
+    Raises
+    ------
+    TypeError
+        If ``model`` is not an ``nn.Module`` or ``x`` not a tensor.
+    ValueError
+        If ``model`` has no ``nn.Linear`` layer.
     """
     from .losses import squared_error_per_image
 
     loss_fn = loss_fn or squared_error_per_image
+    _check_module(model, "layer_gradient_norms")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"layer_gradient_norms expects a torch.Tensor x, got {type(x).__name__}")
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("layer_gradient_norms: the model has no nn.Linear layer to measure")
     model.zero_grad(set_to_none=True)
     loss_fn(model(x), x).backward()
     norms = [float(m.weight.grad.norm()) for m in linears]

@@ -260,3 +260,111 @@ def test_checks_leave_the_global_rng_alone():
     checks.encode_frozen(enc_detach)
     checks.fine_tuning_network(net_by_copying)
     assert torch.equal(state, torch.random.get_rng_state())
+
+
+# --- right answers written differently must pass (r05 review) ---------------------------------------
+
+
+def set_each_attribute(module, trainable):  # the attribute on each parameter (no underscore method)
+    for p in module.parameters():
+        p.requires_grad = trainable
+
+
+def opt_list_momentum(model, lr):  # a list comprehension, with momentum and weight decay of its own
+    return torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=0.9,
+                           weight_decay=1e-4)
+
+
+def opt_param_group(model, lr):  # a parameter-group dict
+    return torch.optim.SGD([{"params": [p for p in model.parameters() if p.requires_grad]}], lr=lr)
+
+
+def enc_inference_mode(encoder, X, batch_size):  # inference_mode instead of no_grad, split instead of range
+    was_training = encoder.training
+    encoder.eval()
+    with torch.inference_mode():
+        out = torch.cat([encoder(xb) for xb in torch.split(X, batch_size)])
+    encoder.train(was_training)
+    return out
+
+
+def enc_preallocated_float64(encoder, X, batch_size):  # writes into a preallocated float64 tensor
+    was_training = encoder.training
+    encoder.eval()
+    with torch.no_grad():
+        first = encoder(X[:1])
+        out = torch.empty(len(X), first.shape[1], dtype=torch.float64)
+        for i in range(0, len(X), batch_size):
+            out[i:i + batch_size] = encoder(X[i:i + batch_size])
+    encoder.train(was_training)
+    return out
+
+
+def cd_matmul_float32_loop(W, b_v, b_h, v, h0):  # a per-example loop of outer products, float32
+    p_h0, v1, p_h1 = _phases(W, b_v, b_h, v, h0)
+    dW = sum(torch.outer(p_h0[n], v[n]) - torch.outer(p_h1[n], v1[n]) for n in range(len(v))) / len(v)
+    return dW, (v - v1).mean(0), (p_h0 - p_h1).mean(0)
+
+
+def cd_functional_linear(W, b_v, b_h, v, h0):  # F.linear and torch.mean(dim=0): the same numbers
+    F = torch.nn.functional
+    p_h0 = torch.sigmoid(F.linear(v, W, b_h))
+    v1 = torch.sigmoid(F.linear(h0, W.T, b_v))
+    p_h1 = torch.sigmoid(F.linear(v1, W, b_h))
+    return torch.mm(p_h0.T, v).sub(torch.mm(p_h1.T, v1)).div(v.shape[0]), torch.mean(v - v1, dim=0), \
+        torch.mean(p_h0 - p_h1, dim=0)
+
+
+def net_deepcopy(encoders, n_classes):  # copy.deepcopy + requires_grad_(True), the solution's way
+    layers = []
+    for e in encoders:
+        layers += [copy.deepcopy(e).requires_grad_(True), nn.Sigmoid()]
+    return nn.Sequential(*layers, nn.Linear(encoders[-1].out_features, n_classes))
+
+
+def net_load_state_dict(encoders, n_classes):  # new layers filled with load_state_dict, nested Sequential
+    stack = []
+    for e in encoders:
+        lin = nn.Linear(e.in_features, e.out_features)
+        lin.load_state_dict(e.state_dict())
+        stack += [lin, nn.Sigmoid()]
+    return nn.Sequential(nn.Sequential(*stack), nn.Linear(encoders[-1].out_features, n_classes))
+
+
+def net_cloned_parameters(encoders, n_classes):  # fresh nn.Parameter from clones
+    layers = []
+    for e in encoders:
+        lin = nn.Linear(e.in_features, e.out_features)
+        lin.weight = nn.Parameter(e.weight.detach().clone())
+        lin.bias = nn.Parameter(e.bias.detach().clone())
+        layers += [lin, nn.Sigmoid()]
+    return nn.Sequential(*layers, nn.Linear(encoders[-1].out_features, n_classes))
+
+
+@pytest.mark.parametrize("set_fn, opt_fn", [(set_each_attribute, good_opt), (good_set, opt_list_momentum),
+                                            (set_each_attribute, opt_param_group)])
+def test_freezing_accepts_right_variants(set_fn, opt_fn, capsys):
+    for seed in range(5):
+        checks.freezing(set_fn, opt_fn, seed=seed)
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [enc_inference_mode, enc_preallocated_float64])
+def test_encode_frozen_accepts_right_variants(fn, capsys):
+    for seed in range(5):
+        checks.encode_frozen(fn, seed=seed)
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [cd_matmul_float32_loop, cd_functional_linear, cd_float64_einsum])
+def test_cd1_statistics_accepts_right_variants(fn, capsys):
+    for seed in range(5):
+        checks.cd1_statistics(fn, seed=seed)
+    assert "passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("fn", [net_deepcopy, net_load_state_dict, net_cloned_parameters, net_by_copying])
+def test_fine_tuning_network_accepts_right_variants(fn, capsys):
+    for seed in range(5):
+        checks.fine_tuning_network(fn, seed=seed)
+    assert "passed" in capsys.readouterr().out

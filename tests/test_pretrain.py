@@ -228,3 +228,34 @@ def test_stacked_autoencoder_shapes_and_checks():
         model.encode(torch.rand(3, 784))
     with pytest.raises((TypeError, ValueError)):
         StackedAutoencoder((784,))
+
+
+# --- bad input gets a clear error naming what was expected (r05 review) ------------------------------
+
+
+def test_bad_input_is_named():
+    from aelab import models
+    from aelab.models.stacked import StackedAutoencoder, initialize
+
+    x = torch.rand(20, 1, 28, 28)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        initialize("not a model", "he")
+    with pytest.raises(ValueError, match="std must be a positive"):
+        initialize(StackedAutoencoder((784, 20)), "small", std=-0.01)
+    with pytest.raises(ValueError, match=r"finite data in \[0, 1\]"):
+        pretrain.train_autoencoder_stack(5 * x, [5], epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"finite data in \[0, 1\]"):
+        pretrain.train_autoencoder_stack(x * float("nan"), [5], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="shape \\(N, ...\\)"):
+        pretrain.train_autoencoder_stack(torch.rand(10), [5], epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\] and be finite"):
+        pretrain.train_rbm_stack(x * float("nan"), [5], epochs=1, progress=False)
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        pretrain.layer_gradient_norms(torch.nn.Sigmoid(), x)
+    with pytest.raises(TypeError, match="integer class labels"):
+        pretrain.labeled_subset(torch.rand(10), 2)
+    rbm = models.RBM(10, 3)
+    with pytest.raises(ValueError, match=r"RBM.energy \(h\) expects shape \(N, 3\)"):
+        rbm.energy(torch.rand(4, 10), torch.rand(4, 4))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\] and be finite"):
+        rbm.pseudo_log_likelihood(3 * torch.rand(4, 10))

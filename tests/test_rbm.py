@@ -142,3 +142,31 @@ def test_log_partition_sums_over_every_visible_and_hidden_state():
         assert torch.allclose(rbm.log_likelihood(v).exp().sum(), torch.tensor(1.0), atol=1e-5)
     with pytest.raises(ValueError, match="at most 20"):
         RBM(21, 2).log_partition()
+
+
+def test_free_energy_and_pseudo_log_likelihood_equal_scikit_learns():
+    """On binary data our free energy and PLL are scikit-learn's BernoulliRBM's (the lecture compares both)."""
+    import numpy as np
+    from sklearn.neural_network import BernoulliRBM
+
+    g = torch.Generator().manual_seed(0)
+    v = torch.bernoulli(torch.full((50, 12), 0.4), generator=g).double()
+    sk = BernoulliRBM(n_components=5, n_iter=3, random_state=0).fit(v.numpy())
+    rbm = RBM(12, 5).double()
+    with torch.no_grad():
+        rbm.W.copy_(torch.as_tensor(sk.components_))
+        rbm.b_hidden.copy_(torch.as_tensor(sk.intercept_hidden_))
+        rbm.b_visible.copy_(torch.as_tensor(sk.intercept_visible_))
+        assert np.allclose(rbm.free_energy(v).numpy(), sk._free_energy(v.numpy()))
+        # scikit-learn flips the units RandomState(random_state).randint(0, n_visible, N) picks
+        idx = torch.as_tensor(np.random.RandomState(0).randint(0, 12, 50))
+        flipped = v.clone()
+        flipped[torch.arange(50), idx] = 1 - flipped[torch.arange(50), idx]
+        ours = 12 * torch.nn.functional.logsigmoid(rbm.free_energy(flipped) - rbm.free_energy(v))
+    assert np.allclose(ours.numpy(), sk.score_samples(v.numpy()))
+    # and our stochastic version averages to the same exact mean over the units
+    exact = torch.stack([12 * torch.nn.functional.logsigmoid(rbm.free_energy(
+        torch.where(torch.arange(12) == i, 1 - v, v)) - rbm.free_energy(v)) for i in range(12)]).mean(0)
+    gen = torch.Generator().manual_seed(1)
+    mc = torch.stack([rbm.pseudo_log_likelihood(v, generator=gen) for _ in range(3000)]).mean(0)
+    assert torch.allclose(mc, exact, rtol=0.1, atol=0.5)

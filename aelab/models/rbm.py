@@ -27,6 +27,13 @@ from ._layers import check_input, check_size
 __all__ = ["RBM", "CDStatistics"]
 
 
+def _check_unit_range(v: torch.Tensor, what: str) -> None:
+    """Raise ValueError unless every value of ``v`` is a finite number in [0, 1]."""
+    if v.numel() and (not torch.isfinite(v).all() or v.min() < 0 or v.max() > 1):
+        raise ValueError(f"{what}: visible values must lie in [0, 1] and be finite (binary data or grey levels read "
+                         f"as probabilities), got values in [{float(v.min()):.3g}, {float(v.max()):.3g}]")
+
+
 class CDStatistics(dict):
     """The CD-k estimate of the log-likelihood gradient: ``{"W", "b_visible", "b_hidden"}``.
 
@@ -115,6 +122,9 @@ class RBM(nn.Module):
     def energy(self, v: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """``E(v, h) = −b_v·v − b_h·h − hᵀWv`` per example, ``(N,)``."""
         self._check_v(v, "RBM.energy")
+        check_input(h, (self.n_hidden,), "RBM.energy (h)", like=self.W, model_input=False)
+        if h.shape[0] != v.shape[0]:
+            raise ValueError(f"RBM.energy expects as many hidden rows as visible rows, got {h.shape[0]} and {v.shape[0]}")
         return -(v @ self.b_visible) - (h @ self.b_hidden) - ((h @ self.W) * v).sum(dim=1)
 
     def free_energy(self, v: torch.Tensor) -> torch.Tensor:
@@ -162,9 +172,7 @@ class RBM(nn.Module):
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ValueError(f"RBM.contrastive_divergence: k must be an integer >= 1, got {k!r}")
         self._check_v(v, "RBM.contrastive_divergence")
-        if v.numel() and (v.min() < 0 or v.max() > 1):
-            raise ValueError("RBM.contrastive_divergence: visible values must lie in [0, 1] (binary data or "
-                             "grey levels read as probabilities)")
+        _check_unit_range(v, "RBM.contrastive_divergence")
         p_h0 = self.hidden_probs(v)
         h = torch.bernoulli(p_h0, generator=generator)
         for _ in range(k):
@@ -207,6 +215,7 @@ class RBM(nn.Module):
         with one randomly chosen unit flipped (``v`` is binarized at 0.5 first).
         """
         self._check_v(v, "RBM.pseudo_log_likelihood")
+        _check_unit_range(v, "RBM.pseudo_log_likelihood")
         v = (v > 0.5).to(v.dtype)
         idx = torch.randint(self.n_visible, (v.shape[0],), generator=generator, device=v.device)
         flipped = v.clone()

@@ -89,9 +89,15 @@ def initialize(model: nn.Module, scheme: str, *, seed: int = 0, std: float = 0.0
 
     Raises
     ------
+    TypeError
+        If ``model`` is not an ``nn.Module``.
     ValueError
-        On an unknown scheme.
+        On an unknown scheme, or a ``std`` that is not a positive finite number.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"initialize expects a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 < std < float("inf"):
+        raise ValueError(f"initialize: std must be a positive finite number, got {std!r}")
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"initialize: scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
     g = torch.Generator().manual_seed(int(seed))
