@@ -539,3 +539,11 @@ def test_course_map_titles_summaries_and_order(tmp_path):
     nav = site.page_nav(site.course_order(entries))
     assert nav["solutions/01_a_lab.ipynb"]["next"]["href"] == "../lectures/02_b.html"
     assert nav["lectures/01_a.ipynb"]["prev"] is None
+
+
+def test_a_long_summary_is_never_cut_inside_math():
+    from aelab.tools import site
+
+    text = "An encoder maps $x \\in \\mathbb{R}^D$ to a code $z = f(x) \\in \\mathbb{R}^k$ " + "and more " * 30 + "."
+    cut = site._first_sentence(text, limit=60)
+    assert cut.endswith("…") and cut.count("$") % 2 == 0 and len(cut) <= 60

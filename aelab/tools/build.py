@@ -501,9 +501,17 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
     )
 
 
+def _short_label(path: str) -> str:
+    """``lectures/02_deep.ipynb`` -> ``lecture 02``; ``solutions/02_x_lab.ipynb`` -> ``lab 02``."""
+    name = Path(path).name
+    kind = "lab" if path.startswith("solutions/") else "lecture"
+    return f"{kind} {name[:2]}" if name[:2].isdigit() else name
+
+
 def render_reproductions(report: BuildReport) -> str:
     """``reproductions.html``: every recorded number; those with a paper's value first, with source and protocol."""
-    records = [{"notebook": r.path, "html": r.html, **e} for r in report.notebooks for e in r.records]
+    records = [{"notebook": r.path, "label": _short_label(r.path), "html": r.html, **e}
+               for r in report.notebooks for e in r.records]
     with_paper = [e for e in records if e.get("paper") is not None]
     own = [e for e in records if e.get("paper") is None]
     return _template(REPRODUCTIONS_TEMPLATE).render(mode=_mode(report), with_paper=with_paper, own=own)

@@ -70,9 +70,15 @@ def _plain(markdown: str) -> str:
 
 
 def _first_sentence(text: str, limit: int = 220) -> str:
+    """The first sentence of ``text`` (at most ``limit`` characters; never cut inside ``$…$`` math)."""
     match = re.search(r"^(.+?[.!?])(\s|$)", text)
     sentence = match.group(1) if match else text
-    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[: limit - 1]
+    if cut.count("$") % 2:  # the cut fell inside inline math: end before that formula
+        cut = cut[: cut.rindex("$")]
+    return cut.rstrip(" ,;:") + "…"
 
 
 def read_entry(path: Path, rel: str) -> CourseEntry:

@@ -62,7 +62,7 @@ def find_chromium() -> str:
 
 _JS_PAGE_FACTS = """() => {
   const imgs = [...document.images];
-  const md = [...document.querySelectorAll('.jp-RenderedMarkdown, .jp-RenderedHTMLCommon')];
+  const md = [...document.querySelectorAll('.jp-RenderedMarkdown, .jp-RenderedHTMLCommon, .summary')];
   const rawTex = md.map(e => e.innerText).join('\\n').match(/\\$[^$\\n]{1,200}\\$/g) || [];
   return {
     images: imgs.length,
