@@ -37,6 +37,7 @@ import contextlib
 import errno
 import functools
 import gzip
+import math
 import numbers
 import os
 import shutil
@@ -894,6 +895,45 @@ def circle_manifold(n: int = 500, noise: float = 0.0, *, radius: float = 1.0, se
 _CORRUPTIONS = {"gaussian": gaussian_noise, "masking": masking_noise, "salt_pepper": salt_and_pepper}
 
 
+
+
+def jitter(x: torch.Tensor, std: float, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Additive isotropic Gaussian noise without clipping: the corruption of points that are not pixels.
+
+    ``x + std · ε`` with ``ε ~ N(0, I)``: what a denoising autoencoder on the 2-D toy manifolds
+    (:func:`circle_manifold`, :func:`curved_manifold`) is trained with, and the corruption for which
+    Alain & Bengio (2014) show ``r(x) − x ≈ σ² ∇ₓ log p(x)``. Images use :func:`gaussian_noise`,
+    which clips to [0, 1].
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Float tensor, any shape.
+    std : float
+        Noise standard deviation σ >= 0 (in the units of ``x``).
+    generator : torch.Generator, optional
+        For reproducible noise (default: torch's global generator, which ``fit`` seeds).
+
+    Returns
+    -------
+    torch.Tensor
+        A new tensor of the shape, dtype and device of ``x``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a floating-point tensor or ``std`` not a number.
+    ValueError
+        If ``std`` is negative or not finite.
+    """
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"jitter expects a floating-point torch.Tensor, got "
+                        f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}")
+    if isinstance(std, bool) or not isinstance(std, (int, float, np.integer, np.floating)):
+        raise TypeError(f"std must be a number, got {type(std).__name__}")
+    if not (math.isfinite(std) and std >= 0):
+        raise ValueError(f"std must be a finite number >= 0, got {std!r}")
+    return x + float(std) * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
 def train_val_split(images: torch.Tensor, labels: torch.Tensor, val_size: int, *, seed: int = 0):

@@ -242,3 +242,18 @@ def test_psnr_and_circle_bad_input():
         data.circle_manifold(5, radius=float("inf"))
     with pytest.raises(TypeError, match="seed must be an int"):
         data.circle_manifold(5, seed=1.5)
+
+
+def test_jitter_adds_unclipped_gaussian_noise_of_the_given_std():
+    from aelab import data
+
+    x = torch.zeros(20000, 2)
+    y = data.jitter(x, 0.5, generator=torch.Generator().manual_seed(0))
+    assert y.shape == x.shape and y.dtype == x.dtype and torch.equal(x, torch.zeros(20000, 2))
+    assert abs(float(y.std()) - 0.5) < 0.01 and float(y.min()) < 0  # not clipped to [0, 1]
+    again = data.jitter(x, 0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(y, again)
+    with pytest.raises(ValueError, match="std"):
+        data.jitter(x, -1.0)
+    with pytest.raises(TypeError, match="floating-point"):
+        data.jitter(torch.zeros(3, dtype=torch.long), 0.1)
