@@ -167,6 +167,7 @@ def loss_curves(histories: Mapping[str, object] | object, *, title: str = "Train
         if h.val_loss:
             ax.plot(epochs, h.val_loss, color=color, linestyle="--", label=f"{label} (validation)")
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers: no 2.5 on the axis
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if logy:

@@ -142,6 +142,9 @@ def test_loss_curves_single_history_and_unit():
     ax = fig.axes[0]
     assert ax.get_ylabel() == "nats per image"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["model (train)"]
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # epochs: no 1.5 on a two-epoch axis
 
 
 def test_reconstruction_rows_top_label(imgs):
