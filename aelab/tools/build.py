@@ -475,7 +475,7 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
         progress" and shows no results.
     entries : list of CourseEntry, optional
         Titles and summaries for the course map (:func:`aelab.tools.site.read_entry`); default:
-        titles from the notebooks' file names.
+        titles from the notebooks' file names (:func:`aelab.tools.site.entry_from_name`).
 
     Returns
     -------
@@ -490,7 +490,7 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
                           "error": r.error, "counts": r.claim_counts(), "n_claims": len(r.claims),
                           "anchor": _anchor(r.path), "peak_rss_mb": r.peak_rss_mb, "cpu_seconds": r.cpu_seconds})
     if entries is None:
-        entries = [site.read_entry(Path("/nonexistent"), r.path) for r in report.notebooks]
+        entries = [site.entry_from_name(r.path) for r in report.notebooks]
     course = _course_rows(entries, {r.path: r for r in report.notebooks})
     claims = [{"path": r.path, "anchor": _anchor(r.path), "claims": r.claims} for r in report.notebooks if r.claims]
     peaks = [r.peak_rss_mb for r in report.notebooks if r.peak_rss_mb is not None]

@@ -25,7 +25,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-__all__ = ["MATHJAX_DIR", "SiteError", "CourseEntry", "read_entry", "course_order", "page_nav", "static_widgets",
+__all__ = ["MATHJAX_DIR", "SiteError", "CourseEntry", "entry_from_name", "read_entry", "course_order", "page_nav", "static_widgets",
            "install_mathjax", "render_page"]
 
 #: Where the site keeps its copy of MathJax, relative to the site's root.
@@ -81,6 +81,14 @@ def _first_sentence(text: str, limit: int = 220) -> str:
     return cut.rstrip(" ,;:") + "…"
 
 
+def entry_from_name(rel: str) -> CourseEntry:
+    """A course entry from the file name alone (``lectures/02_deep_autoencoders.ipynb`` -> "02 deep autoencoders")."""
+    name = PurePosixPath(rel).name
+    number = name[:2] if name[:2].isdigit() else ""
+    kind = "lab" if rel.startswith("solutions/") else "lecture"
+    return CourseEntry(rel, number, kind, name[: -len(".ipynb")].replace("_", " "), "")
+
+
 def read_entry(path: Path, rel: str) -> CourseEntry:
     """Title and one-line summary of a notebook: its first ``#`` heading and the sentence after it.
 
@@ -89,14 +97,12 @@ def read_entry(path: Path, rel: str) -> CourseEntry:
     """
     import nbformat
 
-    name = PurePosixPath(rel).name
-    number = name[:2] if name[:2].isdigit() else ""
-    kind = "lab" if rel.startswith("solutions/") else "lecture"
-    title, summary = name[: -len(".ipynb")].replace("_", " "), ""
+    fallback = entry_from_name(rel)
+    number, kind, title, summary = fallback.number, fallback.kind, fallback.title, ""
     try:
         nb = nbformat.read(path, as_version=4)
     except Exception:
-        return CourseEntry(rel, number, kind, title, summary)
+        return fallback
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
