@@ -1,7 +1,11 @@
-"""Loss functions. Units follow the papers: per-image sums averaged over the batch.
+"""Loss functions (lectures 01–07). Units follow the papers: per-image sums averaged over the batch.
 
-``squared_error_per_image`` is Hinton & Salakhutdinov's (2006) "average squared error per
-test image": the sum over all pixels of ``(x_hat - x)**2``, averaged over images.
+Every loss follows torch's ``reduction=`` convention: ``"mean"`` (the default everywhere, as in
+``torch.nn.functional``) averages the per-image values over the batch, ``"sum"`` adds them, and
+``"none"`` returns one value per image, shape ``(N,)``. ``*_per_image`` in a name means "summed over
+an image's pixels (or a code's units)", never a reduction over the batch. So
+``squared_error_per_image(x_hat, x)`` is Hinton & Salakhutdinov's (2006) "average squared error per
+test image" and ``squared_error_per_image(x_hat, x, reduction="none")`` the error of each image.
 """
 
 from __future__ import annotations
@@ -14,8 +18,39 @@ from typing import NamedTuple
 
 import torch
 
+from . import _validation
+
 __all__ = ["squared_error_per_image", "bce_per_image", "bernoulli_nll_per_image", "gaussian_kl_per_image",
-           "vae_loss", "VAELoss", "range_checks"]
+           "gaussian_nll_per_image", "recon_nll_per_image", "multinomial_nll_per_document", "vae_loss",
+           "VAELoss", "range_checks", "reduce", "log_importance_weights", "iwae_bound", "log_likelihood"]
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def reduce(per_image: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Apply torch's ``reduction`` convention to one value per image.
+
+    Parameters
+    ----------
+    per_image : torch.Tensor
+        ``(N,)`` values, one per image (or document).
+    reduction : {"mean", "sum", "none"}
+        ``"mean"``: average over the batch (a scalar); ``"sum"``: total (a scalar); ``"none"``:
+        ``per_image`` unchanged, shape ``(N,)``.
+
+    Raises
+    ------
+    ValueError
+        If ``reduction`` is not one of the three.
+    """
+    if reduction == "mean":
+        return per_image.mean()
+    if reduction == "sum":
+        return per_image.sum()
+    if reduction == "none":
+        return per_image
+    _validation.choice(reduction, "reduction", REDUCTIONS)
+    raise AssertionError  # unreachable: choice raised
 
 #: Whether the probability losses check that their inputs lie in [0, 1] (see :func:`range_checks`).
 _RANGE_CHECKS: ContextVar[bool] = ContextVar("aelab_losses_range_checks", default=True)
@@ -68,30 +103,33 @@ def _check_pair(x_hat: torch.Tensor, x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} expects a batch (N, ...), got shape {tuple(x.shape)}")
 
 
-def squared_error_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Sum of squared errors over each image's pixels, averaged over the batch.
+def squared_error_per_image(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Sum of squared errors over each image's pixels, averaged over the batch (by default).
 
     Parameters
     ----------
     x_hat, x : torch.Tensor
         Reconstructions and targets, same shape ``(N, ...)``, float.
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per image.
 
     Returns
     -------
     torch.Tensor
-        Scalar, in squared pixel units per image (pixels in [0, 1]). This is the unit of
-        Hinton & Salakhutdinov (2006), Fig. 2: 3.00 for their deep AE on MNIST, 13.87 for PCA-30.
+        Scalar (``(N,)`` with ``reduction="none"``), in squared pixel units per image (pixels in
+        [0, 1]). This is the unit of Hinton & Salakhutdinov (2006), Fig. 2: 3.00 for their deep AE
+        on MNIST, 13.87 for PCA-30.
 
     Raises
     ------
     ValueError, TypeError
-        If shapes differ or the inputs are not batched tensors.
+        If shapes differ, the inputs are not batched tensors, or ``reduction`` is unknown.
     """
     _check_pair(x_hat, x, "squared_error_per_image")
-    return (x_hat - x).pow(2).flatten(1).sum(1).mean()
+    return reduce((x_hat - x).pow(2).flatten(1).sum(1), reduction)
 
 
-def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Bernoulli negative log-likelihood (binary cross-entropy), summed over pixels, averaged over images.
 
     ``-sum_i [x_i log x_hat_i + (1 - x_i) log(1 - x_hat_i)]`` in nats per image. ``x_hat``
@@ -101,11 +139,13 @@ def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     ----------
     x_hat, x : torch.Tensor
         Probabilities and targets, same shape ``(N, ...)``, float, both in [0, 1].
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per image.
 
     Returns
     -------
     torch.Tensor
-        Scalar, nats per image.
+        Scalar (``(N,)`` with ``reduction="none"``), nats per image.
 
     Raises
     ------
@@ -114,11 +154,11 @@ def bce_per_image(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         outside [0, 1] (checked as described in :func:`range_checks`).
     """
     _check_pair(x_hat, x, "bce_per_image")
-    return _bernoulli_nll(x_hat, x, "bce_per_image").mean()
+    return reduce(_bernoulli_nll(x_hat, x, "bce_per_image"), reduction)
 
 
-def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` in closed form, summed over code units, per image.
+def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` in closed form, summed over code units.
 
     ``-1/2 * sum_j (1 + logvar_j - mu_j**2 - exp(logvar_j))`` (Kingma & Welling 2014, Appendix B).
 
@@ -126,11 +166,13 @@ def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     ----------
     mu, logvar : torch.Tensor
         ``(N, k)`` each.
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per image.
 
     Returns
     -------
     torch.Tensor
-        ``(N,)``, nats per image.
+        Scalar (``(N,)`` with ``reduction="none"``), nats per image.
 
     Raises
     ------
@@ -143,16 +185,17 @@ def gaussian_kl_per_image(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tenso
     if mu.shape != logvar.shape or mu.ndim != 2:
         raise ValueError(f"gaussian_kl_per_image expects mu and logvar of the same shape (N, k), "
                          f"got {tuple(mu.shape)} and {tuple(logvar.shape)}")
-    return -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)
+    return reduce(-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1), reduction)
 
 
 _TINY = torch.finfo(torch.float32).tiny
 
 
-def bernoulli_nll_per_image(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)]`` per image, in nats: shape ``(N,)``.
+def bernoulli_nll_per_image(p: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``-sum_i [x_i log p_i + (1 - x_i) log(1 - p_i)]`` per image, in nats.
 
-    The same numbers as ``F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)``
+    With ``reduction="none"`` the same numbers as
+    ``F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)``
     but about twice as fast on a CPU (torch's kernel calls a scalar ``log1p`` per pixel; this
     uses the vectorised ``log``). Logs are clamped at ``log(float32 tiny) ≈ -87.3`` (torch
     clamps at -100), so ``p`` of exactly 0 or 1 gives finite values and gradients.
@@ -163,11 +206,13 @@ def bernoulli_nll_per_image(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         ``(N, ...)`` float probabilities in [0, 1].
     x : torch.Tensor
         ``(N, ...)`` targets in [0, 1] (cast to ``p``'s dtype), same shape as ``p``.
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per image.
 
     Returns
     -------
     torch.Tensor
-        ``(N,)``, nats per image.
+        Scalar (``(N,)`` with ``reduction="none"``), nats per image.
 
     Raises
     ------
@@ -177,7 +222,7 @@ def bernoulli_nll_per_image(p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         for when it is checked. NaN is not reported here (:func:`aelab.train.fit` reports it).
         Shapes are not checked here (see :func:`bce_per_image`, :func:`vae_loss`).
     """
-    return _bernoulli_nll(p, x, "bernoulli_nll_per_image")
+    return reduce(_bernoulli_nll(p, x, "bernoulli_nll_per_image"), reduction)
 
 
 def _bernoulli_nll(p: torch.Tensor, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -200,7 +245,7 @@ class VAELoss(NamedTuple):
     kl: torch.Tensor
 
 
-def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> VAELoss:
+def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0, reduction: str = "mean") -> VAELoss:
     """Negative ELBO of a Bernoulli-decoder VAE in nats per image: ``(total, recon, kl)``.
 
     ``recon`` is the Bernoulli negative log-likelihood ``-log p(x|z)`` (binary cross-entropy
@@ -219,33 +264,36 @@ def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> VAELoss:
         Targets ``(N, ...)`` in [0, 1] (grey levels are read as Bernoulli means, as in the paper's
         MNIST experiments).
     beta : float
-        Weight of the KL term (default 1: the ELBO).
+        Weight of the KL term (default 1: the ELBO); NumPy scalars accepted, NaN refused.
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per image.
 
     Returns
     -------
     VAELoss
-        ``(total, recon, kl)``, scalars in nats per image (a named tuple: unpack it as a tuple).
+        ``(total, recon, kl)``, scalars in nats per image (``(N,)`` each with ``reduction="none"``;
+        a named tuple: unpack it as a tuple).
 
     Raises
     ------
     TypeError
         If ``output`` is not a ``(x_hat, mu, logvar)`` tuple of tensors.
     ValueError
-        If shapes disagree (``x_hat`` vs ``x``, ``mu`` vs ``logvar``, batch sizes), ``beta < 0``,
-        or ``x_hat`` or ``x`` has values outside [0, 1] (see :func:`range_checks`).
+        If shapes disagree (``x_hat`` vs ``x``, ``mu`` vs ``logvar``, batch sizes), ``beta`` is negative,
+        NaN or infinite, or ``x_hat`` or ``x`` has values outside [0, 1] (see :func:`range_checks`).
     """
     if not (isinstance(output, (tuple, list)) and len(output) == 3):
         raise TypeError("vae_loss expects output = (x_hat, mu, logvar) as returned by VAE.forward, "
                         f"got {type(output).__name__}" + (f" of length {len(output)}" if isinstance(output, (tuple, list)) else ""))
     x_hat, mu, logvar = output
     _check_pair(x_hat, x, "vae_loss")
-    if not isinstance(beta, (int, float)) or beta < 0:
-        raise ValueError(f"vae_loss: beta must be a number >= 0, got {beta!r}")
-    kl = gaussian_kl_per_image(mu, logvar)  # (N,)
+    beta = _validation.real(beta, "vae_loss: beta", low=0.0)
+    _validation.choice(reduction, "reduction", REDUCTIONS)
+    kl = gaussian_kl_per_image(mu, logvar, reduction="none")  # (N,)
     if len(kl) != len(x):
         raise ValueError(f"vae_loss: mu/logvar batch size {len(kl)} != x batch size {len(x)}")
-    recon = _bernoulli_nll(x_hat, x, "vae_loss").mean()
-    kl = kl.mean()
+    recon = reduce(_bernoulli_nll(x_hat, x, "vae_loss"), reduction)
+    kl = reduce(kl, reduction)
     return VAELoss(recon + beta * kl, recon, kl)
 
 
@@ -253,8 +301,9 @@ def vae_loss(output, x: torch.Tensor, *, beta: float = 1.0) -> VAELoss:
 _LOG_2PI = 1.8378770664093453  # log(2π)
 
 
-def gaussian_nll_per_image(mean: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``-log N(x; mean, diag(exp(logvar)))`` summed over pixels, per image, in nats: shape ``(N,)``.
+def gaussian_nll_per_image(mean: torch.Tensor, logvar: torch.Tensor, x: torch.Tensor,
+                           reduction: str = "mean") -> torch.Tensor:
+    """``-log N(x; mean, diag(exp(logvar)))`` summed over pixels, per image, in nats.
 
     ``1/2 * sum_i [log(2π) + logvar_i + (x_i - mean_i)**2 / exp(logvar_i)]``: the reconstruction
     term of a Gaussian decoder (Kingma & Welling 2014, Appendix C.2). For continuous data it is a
@@ -268,11 +317,13 @@ def gaussian_nll_per_image(mean: torch.Tensor, logvar: torch.Tensor, x: torch.Te
         Log-variances broadcastable to ``mean`` (e.g. one per pixel, ``(1, 28, 28)``).
     x : torch.Tensor
         ``(N, ...)`` targets, same shape as ``mean``.
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per image.
 
     Returns
     -------
     torch.Tensor
-        ``(N,)``, nats per image.
+        Scalar (``(N,)`` with ``reduction="none"``), nats per image.
 
     Raises
     ------
@@ -288,7 +339,7 @@ def gaussian_nll_per_image(mean: torch.Tensor, logvar: torch.Tensor, x: torch.Te
         raise ValueError(f"gaussian_nll_per_image: logvar of shape {tuple(logvar.shape)} does not broadcast to "
                          f"the means' shape {tuple(mean.shape)}") from exc
     nll = 0.5 * (_LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar))
-    return nll.expand_as(mean).flatten(1).sum(1)
+    return reduce(nll.expand_as(mean).flatten(1).sum(1), reduction)
 
 
 def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -296,8 +347,8 @@ def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torc
     return -0.5 * (_LOG_2PI + logvar + (z - mu).pow(2) * torch.exp(-logvar)).sum(-1)
 
 
-def recon_nll_per_image(model, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``-log p(x|z)`` per image in nats, ``(N,)``, for the decoder ``model`` has.
+def recon_nll_per_image(model, x_hat: torch.Tensor, x: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """``-log p(x|z)`` per image in nats, for the decoder ``model`` has (``reduction`` as the other losses).
 
     A model whose ``likelihood`` is ``"gaussian"`` (:class:`aelab.models.VAE` with
     ``decoder="gaussian"``) scores ``x`` with :func:`gaussian_nll_per_image` and the model's
@@ -311,8 +362,8 @@ def recon_nll_per_image(model, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Te
     """
     _check_pair(x_hat, x, "recon_nll_per_image")
     if getattr(model, "likelihood", "bernoulli") == "gaussian":
-        return gaussian_nll_per_image(x_hat, model.decoder_logvar(), x)
-    return _bernoulli_nll(x_hat, x, "recon_nll_per_image")
+        return gaussian_nll_per_image(x_hat, model.decoder_logvar(), x, reduction=reduction)
+    return reduce(_bernoulli_nll(x_hat, x, "recon_nll_per_image"), reduction)
 
 
 @torch.no_grad()
@@ -346,14 +397,14 @@ def log_importance_weights(model, x: torch.Tensor, k: int, *, generator: torch.G
 
     Raises
     ------
-    ValueError
-        If ``k`` or ``chunk`` is not a positive int.
     TypeError
-        If ``model.encode`` does not return a pair ``(mu, logvar)`` (e.g. a plain autoencoder).
+        If ``k`` or ``chunk`` is not an integer (NumPy integers accepted), or ``model.encode`` does not
+        return a pair ``(mu, logvar)`` (e.g. a plain autoencoder).
+    ValueError
+        If ``k`` or ``chunk`` is below 1.
     """
-    for name, v in (("k", k), ("chunk", chunk)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"log_importance_weights: {name} must be an int >= 1, got {v!r}")
+    k = _validation.integer(k, "log_importance_weights: k", minimum=1)
+    chunk = _validation.integer(chunk, "log_importance_weights: chunk", minimum=1)
     was_training = model.training
     model.eval()
     try:
@@ -369,7 +420,7 @@ def log_importance_weights(model, x: torch.Tensor, k: int, *, generator: torch.G
             z = mu + torch.exp(0.5 * logvar) * eps  # (m, N, d)
             x_hat = model.decode(z.flatten(0, 1))  # (m * N, ...)
             x_rep = x.unsqueeze(0).expand(m, *x.shape).flatten(0, 1)
-            log_px_z = -recon_nll_per_image(model, x_hat, x_rep).view(m, -1)  # (m, N)
+            log_px_z = -recon_nll_per_image(model, x_hat, x_rep, reduction="none").view(m, -1)  # (m, N)
             log_pz = -0.5 * (_LOG_2PI + z.pow(2)).sum(-1)  # (m, N)
             log_qz = _log_normal(z, mu, logvar)  # (m, N)
             out.append(log_px_z + log_pz - log_qz)
@@ -404,6 +455,8 @@ def iwae_bound(log_w: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"iwae_bound expects a float tensor of log-weights (K, N), got {type(log_w).__name__}")
     if log_w.ndim != 2 or log_w.shape[0] < 1:
         raise ValueError(f"iwae_bound expects log-weights of shape (K, N) with K >= 1, got {tuple(log_w.shape)}")
+    if bool(torch.isnan(log_w).any()):
+        raise ValueError("iwae_bound: log_w holds NaN log-weights (check the model's outputs and the inputs' range)")
     return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
 
 
@@ -438,14 +491,13 @@ def log_likelihood(model, x: torch.Tensor, k: int = 200, *, batch_size: int = 10
     Raises
     ------
     ValueError
-        If ``k``, ``batch_size`` or ``chunk`` is not a positive int, or ``x`` holds no images.
+        If ``k``, ``batch_size`` or ``chunk`` is below 1, ``seed`` is negative, or ``x`` holds no images.
     TypeError
-        If ``seed`` is not an int, or the model's ``encode`` does not return ``(mu, logvar)``.
+        If ``k``, ``batch_size``, ``chunk`` or ``seed`` is not an integer, or the model's ``encode`` does
+        not return ``(mu, logvar)``.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"log_likelihood: batch_size must be an int >= 1, got {batch_size!r}")
-    if isinstance(seed, bool) or not hasattr(seed, "__index__"):
-        raise TypeError(f"log_likelihood: seed must be an int, got {seed!r}")
+    batch_size = _validation.integer(batch_size, "log_likelihood: batch_size", minimum=1)
+    seed = _validation.seed(seed, "log_likelihood: seed")
     if isinstance(x, torch.Tensor) and len(x) == 0:
         raise ValueError("log_likelihood: x holds no images (shape (0, ...))")
     g = torch.Generator(device=x.device).manual_seed(int(seed))
@@ -454,13 +506,11 @@ def log_likelihood(model, x: torch.Tensor, k: int = 200, *, batch_size: int = 10
                       for i in range(0, len(x), batch_size)])
 
 
-__all__ += ["gaussian_nll_per_image", "recon_nll_per_image", "log_importance_weights", "iwae_bound",
-            "log_likelihood"]
 
 
 # --- multinomial reconstruction of word counts (lecture 06's document autoencoder) ------------
 
-def multinomial_nll_per_document(logits: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+def multinomial_nll_per_document(logits: torch.Tensor, counts: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
     """Negative log-likelihood of word counts under a softmax over the vocabulary, nats per document.
 
     The document autoencoder's decoder outputs one logit per vocabulary word; the softmax turns
@@ -476,11 +526,13 @@ def multinomial_nll_per_document(logits: torch.Tensor, counts: torch.Tensor) -> 
         ``(N, V)`` float: unnormalized log-probabilities of the V words.
     counts : torch.Tensor
         ``(N, V)`` float, word counts (>= 0; need not be integers, e.g. TF weights).
+    reduction : {"mean", "sum", "none"}
+        Over the batch: ``"mean"`` (default), ``"sum"``, or ``"none"`` for one value per document.
 
     Returns
     -------
     torch.Tensor
-        Scalar, nats per document.
+        Scalar (``(N,)`` with ``reduction="none"``), nats per document.
 
     Raises
     ------
@@ -498,7 +550,5 @@ def multinomial_nll_per_document(logits: torch.Tensor, counts: torch.Tensor) -> 
                          f"{tuple(logits.shape)} and {tuple(counts.shape)}")
     if _RANGE_CHECKS.get() and counts.numel() and bool(counts.detach().min() < 0):
         raise ValueError("multinomial_nll_per_document: counts must be >= 0 (word counts), got a negative value")
-    return -(counts * torch.log_softmax(logits, dim=1)).sum(1).mean()
+    return reduce(-(counts * torch.log_softmax(logits, dim=1)).sum(1), reduction)
 
-
-__all__ += ["multinomial_nll_per_document"]

@@ -1,5 +1,7 @@
 """aelab.losses: the course's units (per-image sums averaged over the batch), checked by hand and against torch."""
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -148,7 +150,8 @@ def test_gaussian_nll_matches_torch_distributions():
     x, mean = torch.rand(3, 1, 4, 4, generator=g), torch.rand(3, 1, 4, 4, generator=g)
     logvar = torch.randn(1, 4, 4, generator=g)
     ref = -torch.distributions.Normal(mean, torch.exp(0.5 * logvar)).log_prob(x).flatten(1).sum(1)
-    torch.testing.assert_close(gaussian_nll_per_image(mean, logvar, x), ref)
+    torch.testing.assert_close(gaussian_nll_per_image(mean, logvar, x, reduction="none"), ref)
+    torch.testing.assert_close(gaussian_nll_per_image(mean, logvar, x), ref.mean())
     with pytest.raises(ValueError, match="broadcast"):
         gaussian_nll_per_image(mean, torch.zeros(2, 3), x)
 
@@ -220,3 +223,67 @@ def test_log_likelihood_is_seeded_and_batched():
         log_likelihood(vae, x, k=0)
     with pytest.raises(ValueError, match="batch_size"):
         log_likelihood(vae, x, batch_size=0)
+
+
+# --- torch's reduction= convention: every loss, one rule ------------------------------------
+
+def _loss_calls():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(5, 1, 4, 4, generator=g)
+    p = torch.rand(5, 1, 4, 4, generator=g).clamp(0.01, 0.99)
+    mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+    counts = torch.randint(0, 4, (5, 7), generator=g).float()
+    from aelab.losses import gaussian_kl_per_image, multinomial_nll_per_document
+    return {
+        "squared_error_per_image": (lambda r: squared_error_per_image(p, x, reduction=r), (p - x).pow(2).flatten(1).sum(1)),
+        "bce_per_image": (lambda r: bce_per_image(p, x, reduction=r),
+                          F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)),
+        "bernoulli_nll_per_image": (lambda r: bernoulli_nll_per_image(p, x, reduction=r),
+                                    F.binary_cross_entropy(p, x, reduction="none").flatten(1).sum(1)),
+        "gaussian_kl_per_image": (lambda r: gaussian_kl_per_image(mu, logvar, reduction=r),
+                                  torch.distributions.kl_divergence(
+                                      torch.distributions.Normal(mu, torch.exp(0.5 * logvar)),
+                                      torch.distributions.Normal(0.0, 1.0)).sum(1)),
+        "multinomial_nll_per_document": (lambda r: multinomial_nll_per_document(torch.zeros(5, 7), counts, reduction=r),
+                                         counts.sum(1) * math.log(7)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_loss_calls()))
+def test_every_loss_follows_torch_reduction_convention(name):
+    call, per_image = _loss_calls()[name]
+    torch.testing.assert_close(call("none"), per_image, rtol=1e-4, atol=1e-4)
+    assert call("none").shape == (5,)
+    torch.testing.assert_close(call("mean"), per_image.mean(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(call("sum"), per_image.sum(), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="reduction must be one of 'mean', 'sum', 'none'"):
+        call("avg")
+
+
+def test_default_reduction_is_the_batch_mean_everywhere():
+    import inspect
+    import aelab.losses as L
+    for name in ("squared_error_per_image", "bce_per_image", "bernoulli_nll_per_image", "gaussian_kl_per_image",
+                 "gaussian_nll_per_image", "recon_nll_per_image", "multinomial_nll_per_document", "vae_loss"):
+        assert inspect.signature(getattr(L, name)).parameters["reduction"].default == "mean", name
+
+
+def test_vae_loss_per_image_parts_add_up_and_beta_is_validated():
+    import numpy as np
+    x = torch.rand(4, 6)
+    out = (torch.rand(4, 6).clamp(0.05, 0.95), torch.randn(4, 2), torch.randn(4, 2))
+    total, recon, kl = vae_loss(out, x, beta=np.float32(2.0), reduction="none")
+    assert total.shape == (4,)
+    torch.testing.assert_close(total, recon + 2.0 * kl)
+    torch.testing.assert_close(vae_loss(out, x).total, total.mean() - kl.mean())  # beta = 1
+    with pytest.raises(ValueError, match="beta.*nan"):
+        vae_loss(out, x, beta=float("nan"))
+    with pytest.raises(TypeError, match="beta"):
+        vae_loss(out, x, beta=True)
+
+
+def test_iwae_bound_names_nan_log_weights():
+    log_w = torch.zeros(3, 2)
+    log_w[1, 0] = float("nan")
+    with pytest.raises(ValueError, match="log_w holds NaN"):
+        iwae_bound(log_w)

@@ -53,7 +53,7 @@ def test_reparameterize_is_differentiable_and_seeded():
 def test_closed_form_kl_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu, logvar = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
-    ours = gaussian_kl_per_image(mu, logvar)
+    ours = gaussian_kl_per_image(mu, logvar, reduction="none")
     q = Normal(mu, torch.exp(0.5 * logvar))
     p = Normal(torch.zeros_like(mu), torch.ones_like(mu))
     ref = kl_divergence(q, p).sum(1)
@@ -158,7 +158,7 @@ def test_fast_bernoulli_nll_matches_torch_bce():
     g = torch.Generator().manual_seed(2)
     x = torch.rand(8, 1, 28, 28, generator=g)
     logits = (4 * torch.randn(8, 1, 28, 28, generator=g)).requires_grad_()
-    ours = bernoulli_nll_per_image(torch.sigmoid(logits), x)
+    ours = bernoulli_nll_per_image(torch.sigmoid(logits), x, reduction="none")
     ours.sum().backward()
     g_ours, logits.grad = logits.grad.clone(), None
     ref = F.binary_cross_entropy(torch.sigmoid(logits), x, reduction="none").flatten(1).sum(1)
@@ -167,7 +167,7 @@ def test_fast_bernoulli_nll_matches_torch_bce():
     torch.testing.assert_close(g_ours, logits.grad)
     # saturated probabilities (sigmoid rounds to exactly 0 or 1): finite loss and gradients
     sat = torch.tensor([[-200.0, 200.0, 30.0]], requires_grad=True)
-    loss = bernoulli_nll_per_image(torch.sigmoid(sat), torch.tensor([[1.0, 0.0, 1.0]]))
+    loss = bernoulli_nll_per_image(torch.sigmoid(sat), torch.tensor([[1.0, 0.0, 1.0]]), reduction="none")
     loss.sum().backward()
     assert torch.isfinite(loss).all() and torch.isfinite(sat.grad).all()
 
