@@ -155,6 +155,8 @@ def _student(ex: Exercise, fn: Any, what: str = "") -> Callable:
     def call(*args, case: str, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except _ShortcutUsed as exc:
+            raise _fail(ex, f"{exc} (on {case})") from None
         except NotImplementedError:
             raise ExerciseNotDone(f"{ex} is not done yet — replace `raise NotImplementedError()` in "
                                   f"`{name}` with your code, then run its cell and this one again.") from None
@@ -164,6 +166,38 @@ def _student(ex: Exercise, fn: Any, what: str = "") -> Callable:
             raise _fail(ex, f"`{name}` raised {type(exc).__name__} on {case}. Read the error above "
                             "and fix your function.") from exc
     return call
+
+
+class _ShortcutUsed(Exception):
+    """Raised inside a student's function by a library or package function the exercise forbids."""
+
+
+@contextlib.contextmanager
+def _forbidden(targets: list[tuple[Any, str, str]], reason: str) -> Iterator[None]:
+    """Make library shortcuts raise while the student's function runs ("by hand" exercises).
+
+    DESIGN.md, Checks: a "by hand" exercise detects the library call it asks students not to use,
+    and an exercise whose answer the package already has forbids the package's version. Each
+    target ``(owner, attribute, label)`` (e.g. ``(torch.nn.functional, "max_unpool2d",
+    "F.max_unpool2d")``) is replaced by a function that raises :class:`_ShortcutUsed`, which
+    :func:`_student`'s wrapper turns into a :class:`CheckFailed` naming ``label`` and ``reason``.
+    The originals are restored on exit, also when the student's code raises. Wrap only the
+    student's call: the check's own reference may use the same functions.
+    """
+    saved = []
+    try:
+        for owner, attribute, label in targets:
+            original = getattr(owner, attribute)
+            saved.append((owner, attribute, original))
+
+            def shortcut(*args, _label=label, **kwargs):
+                raise _ShortcutUsed(f"this exercise asks you to write it yourself, but your function calls "
+                                    f"{_label}. {reason}")
+            setattr(owner, attribute, shortcut)
+        yield
+    finally:
+        for owner, attribute, original in reversed(saved):
+            setattr(owner, attribute, original)
 
 
 def _fmt(t: torch.Tensor) -> str:

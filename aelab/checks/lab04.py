@@ -11,13 +11,16 @@ documentation; each check also compares with what the PyTorch layers produce.
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._machinery import _exercise, _fail, _finite, _gen, _global_rng, _praise, _shape, _student, _tensor, _unchanged
+from ._machinery import (_exercise, _fail, _finite, _forbidden, _gen, _global_rng, _praise, _shape, _student, _tensor,
+                         _unchanged)
 
 __all__ = ["output_sizes", "max_unpool_by_hand", "transposed_conv1d", "conv_autoencoder_shapes"]
 
@@ -31,12 +34,14 @@ def _convt_size(n: int, k: int, s: int, p: int, op: int, d: int) -> int:
 
 
 def _as_int(ex, value, what: str, case: str) -> int:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
+    """A size as a Python int: ints, NumPy integers, 0-d arrays, one-element tensors and whole floats pass."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 or isinstance(value, np.ndarray) and value.size == 1:
         value = value.item()
-    whole = isinstance(value, int) or isinstance(value, float) and value.is_integer()
-    if isinstance(value, bool) or not whole:
+    whole = (isinstance(value, numbers.Integral)
+             or isinstance(value, numbers.Real) and float(value).is_integer())
+    if isinstance(value, (bool, np.bool_)) or not whole:
         extra = (" A size is a whole number: use floor division `//`, not `/`."
-                 if isinstance(value, float) else "")
+                 if isinstance(value, numbers.Real) and not isinstance(value, bool) else "")
         raise _fail(ex, f"{what} must return an int, got {value!r} on {case}.{extra}")
     return int(value)
 
@@ -106,6 +111,13 @@ def output_sizes(conv_output_size: Callable, conv_transpose_output_size: Callabl
                 "included", len(cases))
 
 
+_UNPOOL_SHORTCUTS = [(F, "max_unpool2d", "F.max_unpool2d"), (F, "max_unpool1d", "F.max_unpool1d"),
+                     (nn.MaxUnpool2d, "forward", "nn.MaxUnpool2d")]
+_TRANSPOSED_SHORTCUTS = [(F, name, f"F.{name}") for name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")] + [
+    (torch, name, f"torch.{name}") for name in ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")] + [
+    (nn.ConvTranspose1d, "forward", "nn.ConvTranspose1d"), (nn.ConvTranspose2d, "forward", "nn.ConvTranspose2d")]
+
+
 def _repeat_max(values: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
     up = values.repeat_interleave(2, -2).repeat_interleave(2, -1)
     h, w = out_hw
@@ -148,7 +160,10 @@ def max_unpool_by_hand(student_fn: Callable, *, seed: int = 0) -> None:
         hw = tuple(x.shape[-2:])
         ref = F.max_unpool2d(values, indices, 2, output_size=hw)
         v_in, i_in = values.clone(), indices.clone()
-        out = _tensor(ex, call(v_in, i_in, hw, case=label), "the unpooled map", label)
+        with _forbidden(_UNPOOL_SHORTCUTS, "Place the values at their indices yourself (e.g. with Tensor.scatter "
+                                           "on a flattened zero map)."):
+            out = call(v_in, i_in, hw, case=label)
+        out = _tensor(ex, out, "the unpooled map", label)
         _unchanged(ex, values, v_in, "values", label)
         _unchanged(ex, indices, i_in, "indices", label)
         _shape(ex, out, ref.shape, "the unpooled map", label,
@@ -203,7 +218,10 @@ def transposed_conv1d(student_fn: Callable, *, seed: int = 0) -> None:
         n, k = len(x), len(kernel)
         ref = F.conv_transpose1d(x.double().view(1, 1, -1), kernel.double().view(1, 1, -1)).view(-1)
         x_in, k_in = x.clone(), kernel.clone()
-        out = _tensor(ex, call(x_in, k_in, case=label), "y", label)
+        with _forbidden(_TRANSPOSED_SHORTCUTS, "Pad x with k − 1 zeros on each side (F.pad) and slide the flipped "
+                                               "kernel over it with F.conv1d."):
+            out = call(x_in, k_in, case=label)
+        out = _tensor(ex, out, "y", label)
         _unchanged(ex, x, x_in, "x", label)
         _unchanged(ex, kernel, k_in, "kernel", label)
         if out.ndim == 1 and len(out) == n + k + 1:
@@ -232,7 +250,8 @@ def conv_autoencoder_shapes(student_fn: Callable, *, seed: int = 0) -> None:
     least one stride-2 ``nn.ConvTranspose2d``; gradients reach every parameter.
 
     Inputs: ``code_size`` 16 and 2, batches of 5 and 1 (weights drawn from torch's global
-    generator seeded for the check, then restored).
+    generator seeded for the check, then restored); the decoder gets the encoder's codes and as
+    many random codes of scale 50, so an unbounded output (ReLU, no activation) is caught.
 
     Raises
     ------
@@ -259,18 +278,27 @@ def conv_autoencoder_shapes(student_fn: Callable, *, seed: int = 0) -> None:
         x = torch.rand(n, 1, 28, 28, generator=g)
         z = _tensor(ex, _student(ex, encoder, "encoder")(x, case=case), "the code", case)
         _shape(ex, z, (n, code_size), "the code", case, "Flatten the last feature maps and end with a Linear layer.")
-        codes = z.detach().requires_grad_(False)
+        # Large codes as well as the encoder's: only an output bounded to [0, 1] (a final sigmoid) stays in range.
+        codes = torch.cat([z.detach(), 50 * torch.randn(n, code_size, generator=g)])
         y = _tensor(ex, _student(ex, decoder, "decoder")(codes, case=case), "the decoder's output", case)
-        if y.ndim == 4 and y.shape[:2] == (n, 1) and y.shape[-2:] != (28, 28):
-            off = max(abs(y.shape[-1] - 28), abs(y.shape[-2] - 28))
-            raise _fail(ex, f"the decoder's images are {y.shape[-2]}×{y.shape[-1]}, not 28×28 ({off} pixel"
-                            f"{'s' if off > 1 else ''} off) on {case}. A ConvTranspose2d's output is "
-                            "(in−1)·stride − 2·padding + kernel_size + output_padding: with kernel 3, stride 2, "
-                            "padding 1 that is 2·in − 1, so 7 → 13; add output_padding=1 to get 7 → 14 → 28.")
-        _shape(ex, y, (n, 1, 28, 28), "the decoder's output", case, "The decoder must end with images of 1×28×28.")
+        if y.ndim == 4 and y.shape[:2] == (2 * n, 1) and y.shape[-2:] != (28, 28):
+            if all(size in (25, 26, 27) for size in y.shape[-2:]):  # 7 → 13 → 25, 7 → 14 → 27, 7 → 13 → 26
+                off = max(abs(y.shape[-1] - 28), abs(y.shape[-2] - 28))
+                raise _fail(ex, f"the decoder's images are {y.shape[-2]}×{y.shape[-1]}, not 28×28 ({off} pixel"
+                                f"{'s' if off > 1 else ''} off) on {case}. "
+                                "A ConvTranspose2d's output is (in−1)·stride − 2·padding + kernel_size + "
+                                "output_padding: with kernel 3, stride 2, padding 1 that is 2·in − 1, so 7 → 13; "
+                                "add output_padding=1 to get 7 → 14 → 28.")
+            raise _fail(ex, f"the decoder's images are {y.shape[-2]}×{y.shape[-1]}, not 28×28 on {case}. Follow "
+                            "the sizes layer by layer with Exercise 1's formulas, starting from the shape your "
+                            "Unflatten gives (it must match the Linear layer's output, e.g. 32·7·7 → (32, 7, 7)).")
+        _shape(ex, y, (2 * n, 1, 28, 28), "the decoder's output", case,
+               "The decoder must map (N, code_size) codes to (N, 1, 28, 28) images.")
         _finite(ex, y, "the decoder's output", case)
         if y.min() < 0 or y.max() > 1:
-            raise _fail(ex, f"the decoder's output leaves [0, 1] on {case}: end it with nn.Sigmoid().")
+            raise _fail(ex, f"the decoder's output leaves [0, 1] on {case} (codes of the encoder and larger "
+                            f"ones; got values in [{float(y.detach().min()):.3g}, {float(y.detach().max()):.3g}]): pixel intensities "
+                            "are probabilities, so end the decoder with nn.Sigmoid().")
         loss = (decoder(encoder(x)) - x).pow(2).sum()
         loss.backward()
         missing = [name for name, p in itertools.chain(encoder.named_parameters(prefix="encoder"),
