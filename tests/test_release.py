@@ -59,7 +59,7 @@ def course(tmp_path: Path, **notebooks) -> Path:
 
 def run(root, *args):
     out, err = io.StringIO(), io.StringIO()
-    code = release(root, check="--check" in args, out=out, err=err)
+    code = release(root, check="--check" in args, force="--force" in args, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -289,9 +289,117 @@ def test_a_failed_write_leaves_nothing_half_done(tmp_path):
     (root / "labs" / "01_tiny_lab.ipynb").write_text("an old lab", encoding="utf-8")
     (root / "labs" / "02_other_lab.ipynb").mkdir()  # in the way: this write fails after two others succeeded
     before = files(root)
-    code, out, err = run(root)
+    code, out, err = run(root, "--force")  # "an old lab" is not a generated lab: replaced only when forced
     assert code == 1 and out == ""
     assert "aelab release: cannot write labs/02_other_lab.ipynb (" in err and "nothing was changed" in err
     assert files(root) == before  # lab 01 and the solution's outputs restored; no temporary files
     (root / "labs" / "02_other_lab.ipynb").rmdir()
-    assert run(root)[0] == 0 and run(root, "--check")[0] == 0
+    assert run(root, "--force")[0] == 0 and run(root, "--check")[0] == 0
+    assert [p.name for p in (root / "labs" / "backup").iterdir()][0].startswith("01_tiny_lab-")
+
+
+# --------------------------------------------------------------------------- a student's work is never lost
+
+
+def _edit_lab(root: Path, name: str = "01_tiny_lab") -> bytes:
+    """A student's answer typed into the generated lab; returns the file's new bytes."""
+    lab = root / "labs" / f"{name}.ipynb"
+    lab.write_bytes(lab.read_bytes().replace(b"raise NotImplementedError()", b"return x + x  # my answer"))
+    return lab.read_bytes()
+
+
+def test_release_refuses_to_replace_an_edited_lab(tmp_path):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(), "02_other_lab": solution_notebook()})
+    run(root)
+    edited = _edit_lab(root)
+    nbformat.write(solution_notebook(EXERCISE.replace("2 * x", "x * 2")), root / "solutions" / "02_other_lab.ipynb")
+    sol = root / "solutions" / "01_tiny_lab.ipynb"
+    nbformat.write(solution_notebook(EXERCISE.replace("Return 2 * x.", "Return twice x.")), sol)
+    before = files(root)
+    code, out, err = run(root)
+    assert code == 1 and out == ""
+    assert "labs/01_tiny_lab.ipynb was edited since `aelab release` generated it" in err
+    assert "--force" in err and "nothing was written" in err
+    assert files(root) == before  # neither the edited lab nor the other one was written
+
+    code, _, err = run(root, "--check")  # --check must not advise what would lose the work
+    assert code == 1
+    line = next(ln for ln in err.splitlines() if "01_tiny_lab" in ln)
+    assert "edited since" in line and "--force" in line and "keeps a copy" in line
+    assert not line.endswith("run `aelab release`")
+
+    code, out, _ = run(root, "--force")
+    assert code == 0
+    (backup,) = (root / "labs" / "backup").iterdir()
+    assert backup.read_bytes() == edited  # the student's answer, byte for byte
+    assert f"kept labs/01_tiny_lab.ipynb as labs/backup/{backup.name}" in out
+    assert "Return twice x." in (root / "labs" / "01_tiny_lab.ipynb").read_text(encoding="utf-8")
+    assert run(root, "--check")[0] == 0  # the backup folder is not taken for a lab
+
+
+def test_running_a_lab_without_editing_it_does_not_protect_it(tmp_path):
+    """Outputs and execution counts are not work: a lab whose cells are unchanged is replaced."""
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    run(root)
+    lab_path = root / "labs" / "01_tiny_lab.ipynb"
+    lab = nbformat.read(lab_path, as_version=4)
+    lab.cells[1].outputs = [new_output("stream", name="stdout", text="setup\n")]
+    lab.cells[1].execution_count = 1
+    nbformat.write(lab, lab_path)
+    code, out, _ = run(root)
+    assert code == 0 and "wrote labs/01_tiny_lab.ipynb" in out and not (root / "labs" / "backup").exists()
+
+
+@pytest.mark.parametrize("content", [b"not json at all", b'{"cells": [], "metadata": {}, "nbformat": 4}'])
+def test_an_unmarked_or_unreadable_lab_is_protected_too(tmp_path, content):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook()})
+    (root / "labs").mkdir()
+    (root / "labs" / "01_tiny_lab.ipynb").write_bytes(content)
+    assert plan(root).protected == ["labs/01_tiny_lab.ipynb"]
+    assert run(root)[0] == 1 and (root / "labs" / "01_tiny_lab.ipynb").read_bytes() == content
+    assert run(root, "--force")[0] == 0
+    assert next((root / "labs" / "backup").iterdir()).read_bytes() == content
+
+
+def test_cli_force_and_named_notebooks(tmp_path, capsys):
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(), "02_other_lab": solution_notebook()})
+    assert cli.main(["release", "--root", str(root), "02_other_lab.ipynb"]) == 0
+    assert not (root / "labs" / "01_tiny_lab.ipynb").exists() and (root / "labs" / "02_other_lab.ipynb").exists()
+    assert cli.main(["release", "--check", "--root", str(root), "solutions/02_other_lab.ipynb"]) == 0
+    assert cli.main(["release", "--root", str(root), "labs/09_nope_lab.ipynb"]) == 2
+    assert "no solution notebook 'labs/09_nope_lab.ipynb'" in capsys.readouterr().err
+    assert cli.main(["release", "--root", str(root)]) == 0
+    _edit_lab(root)
+    assert cli.main(["release", "--root", str(root), "02_other_lab"]) == 0  # the edited lab is not named
+    assert cli.main(["release", "--root", str(root), "01_tiny_lab"]) == 1
+    assert cli.main(["release", "--force", "--root", str(root), "01_tiny_lab"]) == 0
+    assert len(list((root / "labs" / "backup").iterdir())) == 1
+
+
+# --------------------------------------------------------------------------- markers nbgrader cannot see
+
+HIDDEN_MARKERS = {
+    "zero-width space": ("### BEGIN\u200b HIDDEN TESTS", "U+200B ZERO WIDTH SPACE"),
+    "no-break space": ("### END HIDDEN\u00a0TESTS", "U+00A0 NO-BREAK SPACE"),
+    "Cyrillic E": ("### \u0415ND HIDDEN TESTS", "U+0415 CYRILLIC CAPITAL LETTER IE"),
+    "byte-order mark": ("\ufeff### BEGIN HIDDEN TEST\u200dS", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(HIDDEN_MARKERS))
+def test_a_marker_with_invisible_or_look_alike_characters_is_refused(tmp_path, kind):
+    """nbgrader would not see such a marker, and ship the hidden tests to students."""
+    odd, named = HIDDEN_MARKERS[kind]
+    plain = odd.translate({0x200B: None, 0x200D: None, 0xFEFF: None, 0xA0: " ", 0x415: "E"})
+    check = CHECK.replace(plain, odd)
+    assert check != CHECK
+    root = course(tmp_path, **{"01_tiny_lab": solution_notebook(check=check)})
+    code, _, err = run(root)
+    assert code == 2 and not (root / "labs").exists()
+    assert "invisible or look-alike characters" in err and named in err and "hidden tests" in err
+    assert "solutions/01_tiny_lab.ipynb, cell 4" in err
+
+
+def test_invisible_characters_elsewhere_are_fine():
+    nb = solution_notebook(check=CHECK + "\n# caf\u00e9 \u200b note")
+    assert validate(nb, "x") == []

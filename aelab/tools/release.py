@@ -26,9 +26,24 @@ planned and validated first, then written atomically (:mod:`aelab.files`); if on
 the files already replaced are restored and nothing is removed. Files are written only when their
 bytes change, so a re-run is byte-identical.
 
+A student's work in ``labs/`` is never lost by regenerating: a lab whose cells differ from what
+``aelab release`` last generated (its stored ``cells_sha256``), one without that mark, or one that
+is not readable JSON is *protected*. ``aelab release`` then writes nothing and exits 1 naming
+each; ``aelab release --force`` replaces them after copying each one to
+``labs/backup/<name>-<date-time>.ipynb`` (a sub-folder, so the backup is never taken for a lab).
+
+A marker spelled with invisible or look-alike characters (a zero-width space inside
+``BEGIN HIDDEN TESTS``, a no-break space, a Cyrillic ``Е``) is not a marker to nbgrader, which
+would then ship the hidden tests or the answer to students: it is refused like a misspelled one.
+
 ``aelab release --check`` writes nothing and exits 1 naming each lab that is missing, differs
 from what its solution generates, or has no solution left — and each solution that was saved
 with outputs (``aelab release`` clears those in place: the source is committed without them).
+It never advises a command that would lose work: for a protected lab it says to move it away or
+to use ``--force``, which keeps a backup.
+
+``aelab release NOTEBOOK ...`` limits the release (or the check) to the named solutions (a name,
+``solutions/<name>`` or ``labs/<name>``); labs of other solutions are then left alone.
 """
 
 from __future__ import annotations
@@ -39,14 +54,22 @@ import hashlib
 import json
 import re
 import sys
+import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from ..files import atomic_write_bytes
 
+__all__ = ["SOLUTIONS_DIR", "LABS_DIR", "BACKUP_DIR", "SOLUTION_MARKERS", "HIDDEN_TEST_MARKERS", "ReleaseError",
+           "Planned", "ReleasePlan", "validate", "make_lab", "cells_digest", "generated_from", "clear_outputs",
+           "render", "plan", "release", "add_release_parser"]
+
 SOLUTIONS_DIR = "solutions"
 LABS_DIR = "labs"
+#: Where ``aelab release --force`` keeps the labs it replaces (under ``labs/``).
+BACKUP_DIR = f"{LABS_DIR}/backup"
 
 #: nbgrader's default delimiters (a line *containing* one of them is a marker, as in nbgrader).
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
@@ -69,7 +92,7 @@ class Planned:
 
     path: str
     data: bytes
-    why: str  # "lab" or "solution without outputs"
+    why: str  # "lab", "solution without outputs" or "backup"
 
 
 def _cell_where(nb_name: str, index: int, cell) -> str:
@@ -88,6 +111,24 @@ def _near_miss(marker: str) -> re.Pattern:
 
 
 _NEAR_MISSES = {m: _near_miss(m) for m in SOLUTION_MARKERS + HIDDEN_TEST_MARKERS}
+
+# Letters that look like the markers' Latin capitals (Cyrillic and Greek), read as those capitals.
+_LOOK_ALIKES = str.maketrans("АВЕНІЈКМОРСТХЅԁеіорсхѕΑΒΕΗΙΚΜΝΟΡΤΧΥΖ", "ABEHIJKMOPCTXSdeiopcxsABEHIKMNOPTXYZ")
+
+
+def _skeleton(line: str) -> str:
+    """``line`` as it reads on screen: NFKC-normalized, invisible characters (Unicode categories Cf,
+    Mn: zero-width spaces and joiners, soft hyphens, BOMs, combining marks) dropped, look-alike
+    Cyrillic/Greek letters read as Latin."""
+    text = unicodedata.normalize("NFKC", line)
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Mn"))
+    return text.translate(_LOOK_ALIKES)
+
+
+def _odd_characters(line: str) -> str:
+    """The characters of ``line`` that are not printable ASCII, as ``U+200B ZERO WIDTH SPACE, ...``."""
+    odd = dict.fromkeys(ch for ch in line if not (" " <= ch <= "~") and ch != "\t")
+    return ", ".join(f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed')}" for ch in odd)
 
 
 def _check_markers(source: str, markers: tuple[str, str], what: str, where: str) -> tuple[list[str], bool]:
@@ -116,8 +157,13 @@ def _check_markers(source: str, markers: tuple[str, str], what: str, where: str)
                 problems.append(f"{where}: '{text}' at line {no} has no '{begin}' before it")
             opened = None
         else:
+            skeleton = line if line.isascii() else _skeleton(line)
             for marker in markers:
-                if _NEAR_MISSES[marker].search(line):
+                if skeleton is not line and (marker in skeleton or _NEAR_MISSES[marker].search(skeleton)):
+                    problems.append(f"{where}: line {no} reads like '### {marker}' but holds invisible or look-alike "
+                                    f"characters ({_odd_characters(line)}), so nbgrader does not see a marker and "
+                                    f"would leave the {what} in the student's lab: retype the line as '### {marker}'")
+                elif _NEAR_MISSES[marker].search(line):
                     problems.append(f"{where}: '{text}' at line {no} is not a marker nbgrader recognizes (markers "
                                     f"are case-sensitive): write '### {marker}', or nbgrader leaves the {what} "
                                     "in the student's lab")
@@ -299,28 +345,83 @@ class ReleasePlan:
     edited : list of str
         Labs it generated whose solution is gone but whose cells were edited since: left alone
         (``--check`` reports them, to be removed by hand).
+    protected : list of str
+        Labs that would be replaced (their solution generates something else) but whose cells
+        differ from what ``aelab release`` last generated, that carry no such mark, or that are
+        not readable: a student's or an instructor's work. Replaced only with ``force``, after a
+        backup.
     """
 
     writes: list[Planned] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)
+    protected: list[str] = field(default_factory=list)
 
 
-def plan(root: str | Path = ".") -> ReleasePlan:
+def _safe_to_replace(path: Path, new_lab) -> bool:
+    """Whether replacing ``labs/<name>`` by ``new_lab`` loses no one's work.
+
+    True when the file is missing, when its cells are exactly what ``aelab release`` generated
+    last time (its stored digest), or when its cells already equal the new lab's (only outputs or
+    metadata would change).
+    """
+    if not path.exists():
+        return True
+    source, unchanged = generated_from(path)
+    if source is not None and unchanged:
+        return True
+    try:
+        return cells_digest(json.loads(path.read_text(encoding="utf-8"))) == cells_digest(new_lab)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return False
+
+
+def _select(sources: list[Path], only) -> list[Path]:
+    """The solutions named in ``only`` (a name, ``solutions/<name>`` or ``labs/<name>``), in order."""
+    if not only:
+        return sources
+    by_name = {p.name: p for p in sources}
+    wanted: list[Path] = []
+    unknown: list[str] = []
+    for name in only:
+        key = Path(str(name)).name
+        key = key if key.endswith(".ipynb") else key + ".ipynb"
+        if key in by_name:
+            if by_name[key] not in wanted:
+                wanted.append(by_name[key])
+        else:
+            unknown.append(str(name))
+    if unknown:
+        raise ReleaseError([f"no solution notebook {n!r} in {SOLUTIONS_DIR}/ (there are: "
+                            f"{', '.join(sorted(by_name))})" for n in unknown])
+    return wanted
+
+
+def plan(root: str | Path = ".", only=None) -> ReleasePlan:
     """What ``aelab release`` writes and removes (see :class:`ReleasePlan`); nothing is written.
+
+    Parameters
+    ----------
+    root : path
+        The course root.
+    only : sequence of str, optional
+        Plan only these solutions (names as :func:`release` takes them); labs without a
+        solution are then not looked at.
 
     Raises
     ------
     ReleaseError
-        If ``solutions/`` is missing or empty, or any solution notebook is invalid (all
-        problems of all notebooks in one message).
+        If ``solutions/`` is missing or empty, a name in ``only`` is not a solution, or any
+        (selected) solution notebook is invalid (all problems of all notebooks in one message).
     """
     root = Path(root)
     sol_dir, lab_dir = root / SOLUTIONS_DIR, root / LABS_DIR
     sources = sorted(p for p in sol_dir.glob("*.ipynb")) if sol_dir.is_dir() else []
     if not sources:
         raise ReleaseError([f"no solution notebooks (*.ipynb) in {sol_dir}"])
+    everything = not only
+    sources = _select(sources, only)
     result = ReleasePlan()
     problems: list[str] = []
     for path in sources:
@@ -334,13 +435,19 @@ def plan(root: str | Path = ".") -> ReleasePlan:
         if found:
             problems += found
             continue
-        result.writes.append(Planned(f"{LABS_DIR}/{path.name}", render(make_lab(nb, name)), "lab"))
+        lab = make_lab(nb, name)
+        planned = Planned(f"{LABS_DIR}/{path.name}", render(lab), "lab")
+        target = lab_dir / path.name
+        if target.is_file() and target.read_bytes() != planned.data and not _safe_to_replace(target, lab):
+            result.protected.append(planned.path)
+        result.writes.append(planned)
         if any(c.get("outputs") or c.get("execution_count") is not None for c in nb.cells if c.cell_type == "code"):
             result.writes.append(Planned(name, render(clear_outputs(nb)), "solution without outputs"))
     if problems:
         raise ReleaseError(problems)
     names = {p.name for p in sources}
-    orphans = sorted(p for p in lab_dir.glob("*.ipynb") if p.name not in names) if lab_dir.is_dir() else []
+    orphans = sorted(p for p in lab_dir.glob("*.ipynb") if p.name not in names) if lab_dir.is_dir() and everything \
+        else []
     for p in orphans:
         rel = f"{LABS_DIR}/{p.name}"
         source, unchanged = generated_from(p)
@@ -398,8 +505,19 @@ def _note_foreign(todo: ReleasePlan, out: TextIO) -> None:
         print(f"note: {k} left alone (not generated by `aelab release`: a copy or someone's notes)", file=out)
 
 
-def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None = None,
-            err: TextIO | None = None) -> int:
+def _backup_path(root: Path, lab: str, stamp: str) -> str:
+    """A free ``labs/backup/<stem>-<stamp>[-n].ipynb`` for ``labs/<stem>.ipynb``."""
+    stem = Path(lab).stem
+    rel = f"{BACKUP_DIR}/{stem}-{stamp}.ipynb"
+    n = 1
+    while (root / rel).exists():
+        n += 1
+        rel = f"{BACKUP_DIR}/{stem}-{stamp}-{n}.ipynb"
+    return rel
+
+
+def release(root: str | Path = ".", *, check: bool = False, force: bool = False, only=None,
+            out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Generate ``labs/`` from ``solutions/`` (or, with ``check``, verify that it is up to date).
 
     Parameters
@@ -408,30 +526,42 @@ def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None =
         The course root holding ``solutions/`` and ``labs/``.
     check : bool
         Write nothing; report every out-of-date file.
+    force : bool
+        Also replace protected labs (edited since they were generated, unmarked or unreadable),
+        each after a copy to ``labs/backup/<name>-<date-time>.ipynb``.
+    only : sequence of str, optional
+        Release (or check) only these solutions: ``03_regularized_autoencoders_lab.ipynb``,
+        ``solutions/<name>`` or ``labs/<name>``; default all, with stale labs removed.
     out, err : text streams
         Where progress and problems are printed (default stdout/stderr).
 
     Returns
     -------
     int
-        Exit status: 0 done / in sync; 1 out of sync (``check``) or a write failed (every file
-        already replaced was restored); 2 invalid solutions (nothing was written).
+        Exit status: 0 done / in sync; 1 out of sync (``check``), a protected lab without
+        ``force`` (nothing was written), or a write failed (every file already replaced was
+        restored); 2 invalid solutions or an unknown name in ``only`` (nothing was written).
     """
     out = out or sys.stdout
     err = err or sys.stderr
     root = Path(root)
     try:
-        todo = plan(root)
+        todo = plan(root, only)
     except ReleaseError as exc:
         print(f"aelab release: {exc}", file=err)
         return 2
     changed = [p for p in todo.writes if not (root / p.path).is_file() or (root / p.path).read_bytes() != p.data]
+    protected = [p for p in changed if p.path in todo.protected]
     n_labs = sum(p.why == "lab" for p in todo.writes)
     if check:
         for p in changed:
-            if p.why == "lab":
+            source = f"{SOLUTIONS_DIR}/{Path(p.path).name}"
+            if p in protected:
+                print(f"aelab release --check: {p.path} is out of sync with {source} and was edited since `aelab "
+                      "release` generated it (someone's work?): move it away and run `aelab release`, or run "
+                      f"`aelab release --force` (keeps a copy in {BACKUP_DIR}/)", file=err)
+            elif p.why == "lab":
                 state = "is missing" if not (root / p.path).is_file() else "is out of sync with"
-                source = f"{SOLUTIONS_DIR}/{Path(p.path).name}"
                 print(f"aelab release --check: {p.path} {state} {source}; run `aelab release`", file=err)
             else:
                 print(f"aelab release --check: {p.path} was saved with outputs or execution counts; "
@@ -447,13 +577,23 @@ def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None =
             return 1
         print(f"labs in sync with solutions ({n_labs} notebook{'s' * (n_labs != 1)})", file=out)
         return 0
+    if protected and not force:
+        for p in protected:
+            print(f"aelab release: {p.path} was edited since `aelab release` generated it (someone's work?), so it "
+                  f"was not replaced; nothing was written. Move it away and run `aelab release` again, or run "
+                  f"`aelab release --force`, which keeps a copy in {BACKUP_DIR}/", file=err)
+        return 1
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backups = [Planned(_backup_path(root, p.path, stamp), (root / p.path).read_bytes(), "backup") for p in protected]
     try:
-        _write_all(root, changed)
+        _write_all(root, backups + changed)
     except OSError as exc:
         where = getattr(exc, "filename", None) or "a file"
         print(f"aelab release: cannot write {where} ({exc.strerror or exc}); nothing was changed: "
               "fix that path's permissions or remove what is in the way, then run it again", file=err)
         return 1
+    for b, p in zip(backups, protected):
+        print(f"kept {p.path} as {b.path} (it was edited since `aelab release` generated it)", file=out)
     for p in changed:
         print(f"wrote {p.path}" + (" (outputs cleared)" if p.why != "lab" else ""), file=out)
     for s in todo.stale:
@@ -473,16 +613,20 @@ def release(root: str | Path = ".", *, check: bool = False, out: TextIO | None =
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
-    return release(args.root, check=args.check)
+    return release(args.root, check=args.check, force=args.force, only=args.notebooks or None)
 
 
 def add_release_parser(sub) -> argparse.ArgumentParser:
-    """Add ``release [--check] [--root ROOT]`` to the ``aelab`` command's subparsers."""
+    """Add ``release [--check] [--force] [--root ROOT] [NOTEBOOK ...]`` to the ``aelab`` command's subparsers."""
     r = sub.add_parser("release", help="generate labs/ from solutions/ with nbgrader's preprocessors",
                        description="Generate the student labs in ROOT/labs from ROOT/solutions (nbgrader's "
                                    "ClearSolutions, ClearHiddenTests, ClearOutput). Exit 2 on invalid solutions.")
     r.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 naming each lab that is not what its solution generates")
+    r.add_argument("--force", action="store_true",
+                   help=f"also replace labs edited since they were generated, after a copy to {BACKUP_DIR}/")
     r.add_argument("--root", default=".", help="course root holding solutions/ and labs/ (default: .)")
+    r.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                   help="only these solutions (e.g. 03_regularized_autoencoders_lab.ipynb); default: all")
     r.set_defaults(func=_cmd_release)
     return r
