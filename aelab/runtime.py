@@ -1,7 +1,10 @@
 """The notebook runtime: ``setup()``, quick mode, seeding, devices and environment flags.
 
-Every notebook's first code cell calls :func:`setup`. After that, notebooks size their work
-with :func:`sized` (full size normally, small under ``AELAB_QUICK=1``).
+Lecture 01 (``lectures/01_pca_linear_autoencoder.ipynb``) introduces it: every notebook's first
+code cell calls :func:`setup`. After that, notebooks size their work with :func:`sized` (full size
+normally, small under ``AELAB_QUICK=1``). :func:`seeded_rng` runs a block (a model's
+construction, a training loop) with torch's generators seeded and restores them afterwards; it is
+used by :func:`aelab.train.fit` and :func:`aelab.zoo.fit_cached` (lecture 02).
 
 Environment flags (``AELAB_QUICK``, ``AELAB_OFFLINE``, ``AELAB_ZOO``) are all read by
 :func:`env_flag`, with one meaning everywhere: ``1/true/yes/on`` is on, ``0/false/no/off`` is
@@ -11,16 +14,20 @@ names the variable and the words it accepts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from . import _validation as check
+
 __all__ = ["QUICK_ENV", "OFFLINE_ENV", "ZOO_ENV", "EnvFlagError", "env_flag", "is_quick", "sized",
-           "pick_device", "device_of", "seed_everything", "Session", "setup"]
+           "pick_device", "device_of", "seed_everything", "seeded_rng", "Session", "setup"]
 
 QUICK_ENV = "AELAB_QUICK"
 OFFLINE_ENV = "AELAB_OFFLINE"
@@ -54,7 +61,12 @@ def env_flag(name: str, default: bool = False) -> bool:
     ------
     EnvFlagError
         (a ``ValueError``) for any other value, naming the variable and the accepted words.
+    TypeError
+        If ``name`` is not a string or ``default`` not a bool.
     """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"env_flag: name must be the variable's name (a non-empty str), got {name!r}")
+    default = check.flag(default, "default")
     raw = os.environ.get(name, "").strip().lower()
     if raw == "":
         return default
@@ -94,11 +106,20 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
     Raises
     ------
+    TypeError
+        If ``device`` is neither None, a string nor a ``torch.device``.
     ValueError
-        If an explicit device is named that this machine does not have.
+        If it names no device, or one this machine does not have.
     """
     if device is not None:
-        dev = torch.device(device)
+        if not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device must be None, a string such as 'cpu' or 'cuda', or a torch.device, "
+                            f"got {type(device).__name__}")
+        try:
+            dev = torch.device(device)
+        except RuntimeError as exc:
+            raise ValueError(f"device {device!r} is not a device name (e.g. 'cpu', 'cuda', 'cuda:1', 'mps'): "
+                             f"{exc}") from None
         if dev.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {str(dev)!r} requested but CUDA is not available; use 'cpu'")
         if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
@@ -125,15 +146,45 @@ def seed_everything(seed: int) -> None:
 
     Raises
     ------
+    TypeError
+        If ``seed`` is not an integer (NumPy integers are accepted; ``bool`` and ``1.0`` are not).
     ValueError
-        If ``seed`` is not a non-negative int.
+        If it is negative or not below 2**63.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    seed = int(seed)
+    seed = check.seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded_rng(seed: int) -> Iterator[None]:
+    """Run a block with torch's global generators seeded with ``seed``; restore them afterwards.
+
+    Forks the CPU generator and, where present, every CUDA device's (``torch.random.fork_rng``)
+    and the MPS generator, then calls ``torch.manual_seed(seed)``. Whatever the block draws
+    (initial weights, dropout, a VAE's sampling noise, corruption noise) is the same for the same
+    seed, and the state after the block is the state before it. (Also importable as
+    ``aelab.train.seeded_rng``, its former place.)
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``seed`` is not an integer in [0, 2**63) (see :func:`aelab._validation.seed`).
+    """
+    seed = check.seed(seed)
+    cuda = torch.cuda.is_available()
+    mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
+    fork = (torch.random.fork_rng(devices=range(torch.cuda.device_count()), device_type="cuda") if cuda
+            else torch.random.fork_rng(devices=[]))
+    with fork:
+        mps_state = torch.mps.get_rng_state() if mps else None
+        try:
+            torch.manual_seed(seed)
+            yield
+        finally:
+            if mps_state is not None:
+                torch.mps.set_rng_state(mps_state)
 
 
 @dataclass(frozen=True)
@@ -179,9 +230,12 @@ def setup(seed: int = 0, device: str | None = None, *, style: bool = True) -> Se
 
     Raises
     ------
-    ValueError
-        On a bad seed or an unavailable device; :class:`EnvFlagError` on a bad ``AELAB_QUICK``.
+    TypeError, ValueError
+        On a bad seed (see :func:`seed_everything`), device or ``style``; :class:`EnvFlagError` on a
+        bad ``AELAB_QUICK``.
     """
+    seed = check.seed(seed)
+    style = check.flag(style, "style")
     seed_everything(seed)
     session = Session(seed=seed, device=pick_device(device), quick=is_quick())
     if style:

@@ -1,5 +1,8 @@
 """One explicit training loop, ``fit``, with one extension point (the *objective*), and ``evaluate``.
 
+Lecture 02 (``lectures/02_deep_autoencoders.ipynb``) introduces it, after lecture 01 wrote the
+same loop inline; every later lecture trains with it (usually through :func:`aelab.zoo.fit_cached`).
+
 MNIST-sized data fits in memory, so ``fit`` keeps it as one tensor on the training device and
 slices mini-batches from one permuted copy per epoch. That is several times faster on a CPU
 than a ``DataLoader`` over PIL images with ``ToTensor`` (see ``benchmarks/``). Each step's loss
@@ -25,14 +28,24 @@ Rules
   restores them afterwards, so the global random state after ``fit`` is the one before it.
 - Divergence: a loss part that becomes NaN or infinite stops ``fit`` at the end of that epoch
   with :class:`TrainingDiverged`, naming the epoch, the step and the part (and the data row
-  when the data hold NaN); the weights are also checked once per epoch.
+  when the data hold NaN); the weights are also checked once per epoch. A loss that is not
+  finite at the very first step (before any update) is not blamed on the learning rate.
+- Arguments are checked before anything runs (:func:`check_fit_arguments`, with the package's
+  one vocabulary :mod:`aelab._validation`): NumPy scalars are accepted, ``bool`` and ``2.0`` are
+  not integers, a NaN parameter of the objective (``functools.partial(vae_loss, beta=nan)``) is
+  named. Value ranges: the whole training tensor's range is taken once before training; if it
+  leaves [0, 1], the objective is run once on the offending rows with its range checks on, so a
+  Bernoulli loss on 0–255 rows fails before training whatever batch they fall in.
 """
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import functools
 import math
+import numbers
 import time
+import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Union
@@ -40,15 +53,17 @@ from typing import Union
 import torch
 from torch import nn
 
+from . import _validation as check
 from .losses import range_checks, squared_error_per_image
 from .objectives import (TOTAL, Denoising, KLWarmup, LossObjective, Objective, Parts, as_parts, denoising,
                          loss_objective, resolve_objective, split_parts)
-from .runtime import device_of, pick_device
+from .runtime import device_of, pick_device, seeded_rng
 
-__all__ = ["History", "TrainingDiverged", "seeded_rng", "make_optimizer", "fit", "evaluate", "evaluate_parts",
-           # re-exported from aelab.objectives
-           "TOTAL", "Parts", "Objective", "as_parts", "LossObjective", "loss_objective", "Denoising", "denoising",
-           "KLWarmup"]
+__all__ = ["History", "TrainingDiverged", "FitArguments", "check_fit_arguments", "make_optimizer", "fit",
+           "evaluate", "evaluate_parts",
+           # re-exported from aelab.runtime (its former home) and aelab.objectives
+           "seeded_rng", "TOTAL", "Parts", "Objective", "as_parts", "LossObjective", "loss_objective", "Denoising",
+           "denoising", "KLWarmup"]
 
 Data = Union[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 
@@ -151,23 +166,7 @@ class TrainingDiverged(RuntimeError):
         self.epoch, self.step, self.part, self.value = epoch, step, part, value
 
 
-# --------------------------------------------------------------------------- helpers
-def _scalars(names: tuple[str, ...], values: list, dev: torch.device) -> list[torch.Tensor]:
-    """Detached 0-d tensors on ``dev``; ValueError naming a part that is not a scalar."""
-    out = []
-    for name, v in zip(names, values):
-        if isinstance(v, torch.Tensor):
-            if v.dim() != 0:
-                raise ValueError(f"objective part {name!r} must be a scalar (averaged over the batch), "
-                                 f"got shape {tuple(v.shape)}")
-            out.append(v.detach().to(dev))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out.append(torch.tensor(float(v), device=dev))
-        else:
-            raise TypeError(f"objective part {name!r} must be a scalar tensor or a number, got {type(v).__name__}")
-    return out
-
-
+# --------------------------------------------------------------------------- arguments
 def _split_data(data: Data, what: str) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(data, torch.Tensor):
         inputs, targets = data, data
@@ -185,48 +184,136 @@ def _split_data(data: Data, what: str) -> tuple[torch.Tensor, torch.Tensor]:
     return inputs, targets
 
 
-def _append(into: dict[str, list[float]], values: Mapping[str, float]) -> None:
-    for k, v in values.items():
-        into.setdefault(k, []).append(v)
+def _parameters(value, path: str, depth: int = 0, seen: set | None = None) -> Iterator[tuple[str, float]]:
+    """``(path, value)`` of every number inside an objective's configuration (partials, dataclasses, closures, ...)."""
+    seen = set() if seen is None else seen
+    if isinstance(value, bool) or depth > 5:
+        return
+    if isinstance(value, numbers.Real):
+        yield path, float(value)
+        return
+    if isinstance(value, torch.Tensor):
+        if value.numel() == 1 and value.is_floating_point():
+            yield path, float(value)
+        return
+    if isinstance(value, (str, bytes, type, nn.Module)) or id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, functools.partial):
+        children = [(f"{path}.args[{i}]", v) for i, v in enumerate(value.args)]
+        children += [(f"{path}.keywords[{k!r}]", v) for k, v in value.keywords.items()]
+        children.append((f"{path}.func", value.func))
+    elif isinstance(value, types.FunctionType):
+        cells = zip(value.__code__.co_freevars, value.__closure__ or ())
+        children = [(f"{path} (closure variable {n!r})", _cell_contents(c)) for n, c in cells]
+        children += [(f"{path} (default {n!r})", v) for n, v in (value.__kwdefaults__ or {}).items()]
+    elif dataclasses.is_dataclass(value):
+        children = [(f"{path}.{f.name}", getattr(value, f.name, None)) for f in dataclasses.fields(value)]
+    elif isinstance(value, (tuple, list)):
+        children = [(f"{path}[{i}]", v) for i, v in enumerate(value[:100])]
+    elif isinstance(value, Mapping):
+        children = [(f"{path}[{k!r}]", v) for k, v in list(value.items())[:100]]
+    else:
+        attrs = getattr(value, "__dict__", None)
+        children = [(f"{path}.{k}", v) for k, v in attrs.items()] if isinstance(attrs, dict) else []
+    for child_path, child in children:
+        yield from _parameters(child, child_path, depth + 1, seen)
 
 
-def _check_seed(seed) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+def _cell_contents(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
 
 
-def _check_positive_int(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+def _objective_root(objective: Objective) -> tuple[object, str]:
+    """What to search for parameters, and its name as the user wrote it (``loss`` for ``fit(loss=f)``)."""
+    if isinstance(objective, LossObjective):
+        return objective.loss, "loss"
+    return objective, "objective"
 
 
-@contextlib.contextmanager
-def seeded_rng(seed: int) -> Iterator[None]:
-    """Run a block with torch's global generators seeded with ``seed``; restore them afterwards.
+def _check_objective_parameters(objective: Objective) -> None:
+    """ValueError naming a NaN among the objective's parameters (``beta=nan`` makes every loss NaN)."""
+    root, name = _objective_root(objective)
+    for path, value in _parameters(root, name):
+        if math.isnan(value):
+            raise ValueError(f"{path} is nan: every loss computed with it would be NaN (not a learning-rate "
+                             f"problem); give it a number")
 
-    Forks the CPU generator and, where present, every CUDA device's (``torch.random.fork_rng``)
-    and the MPS generator, then calls ``torch.manual_seed(seed)``. Whatever the block draws
-    (dropout, a VAE's sampling noise, corruption noise) is the same for the same seed, and the
-    state after the block is the state before it.
+
+@dataclass(frozen=True)
+class FitArguments:
+    """:func:`fit`'s arguments after :func:`check_fit_arguments`: checked, normalised, the objective resolved.
+
+    ``inputs``/``targets`` (and ``val``, a pair or None) are the data as given (same device, not
+    copied); ``epochs``, ``batch_size`` and ``seed`` are Python ints, ``lr`` and ``weight_decay``
+    floats, ``device`` the training device.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    val: tuple[torch.Tensor, torch.Tensor] | None
+    epochs: int
+    objective: Objective
+    batch_size: int
+    lr: float
+    optimizer: str
+    weight_decay: float
+    device: torch.device
+    seed: int
+    progress: bool
+    desc: str | None
+
+
+def check_fit_arguments(data: Data, *, epochs: int, objective: Objective | None = None,
+                        loss: Callable = squared_error_per_image, batch_size: int = 128, lr: float = 1e-3,
+                        optimizer: str = "adam", weight_decay: float = 0.0, val_data: Data | None = None,
+                        device: str | torch.device | None = None, seed: int = 0, progress: bool = True,
+                        desc: str | None = None) -> FitArguments:
+    """Check every argument of :func:`fit` (except the model) before anything is built or trained.
+
+    :func:`fit` calls it first; :func:`aelab.zoo.fit_cached` calls it before building the model, so a
+    mistake costs no training. The rules are :mod:`aelab._validation`'s: NumPy scalars are accepted,
+    ``bool`` is refused, ``2.0`` is not an integer; a wrong type is a ``TypeError``, a wrong value a
+    ``ValueError`` naming the range.
+
+    Parameters
+    ----------
+    data, epochs, objective, loss, batch_size, lr, optimizer, weight_decay, val_data, device, seed, progress, desc
+        As :func:`fit`.
+
+    Returns
+    -------
+    FitArguments
 
     Raises
     ------
+    TypeError
+        On data that are not a float tensor or a pair of tensors, a non-integer ``epochs``,
+        ``batch_size`` or ``seed``, a non-number ``lr``/``weight_decay``, a non-bool ``progress``, a
+        non-str ``desc``, or both ``objective`` and ``loss`` given.
     ValueError
-        If ``seed`` is not an integer >= 0.
+        On empty data or inputs and targets of different lengths, ``epochs``/``batch_size`` < 1,
+        ``lr`` < 0 or not finite, ``weight_decay`` < 0, an unknown optimizer, a negative seed, an
+        unavailable device, or a NaN parameter of the objective (``functools.partial(vae_loss,
+        beta=nan)``: the message names it).
     """
-    _check_seed(seed)
-    cuda = torch.cuda.is_available()
-    mps = hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
-    fork = (torch.random.fork_rng(devices=range(torch.cuda.device_count()), device_type="cuda") if cuda
-            else torch.random.fork_rng(devices=[]))
-    with fork:
-        mps_state = torch.mps.get_rng_state() if mps else None
-        try:
-            torch.manual_seed(seed)
-            yield
-        finally:
-            if mps_state is not None:
-                torch.mps.set_rng_state(mps_state)
+    inputs, targets = _split_data(data, "data")
+    val = _split_data(val_data, "val_data") if val_data is not None else None
+    if desc is not None and not isinstance(desc, str):
+        raise TypeError(f"desc must be a string (the progress bar's label) or None, got {type(desc).__name__}")
+    objective = resolve_objective(objective, loss)
+    _check_objective_parameters(objective)
+    return FitArguments(
+        inputs=inputs, targets=targets, val=val,
+        epochs=check.integer(epochs, "epochs", minimum=1), objective=objective,
+        batch_size=check.integer(batch_size, "batch_size", minimum=1),
+        lr=check.real(lr, "lr", low=0.0),
+        optimizer=check.choice(optimizer, "optimizer", ("adam", "sgd")),
+        weight_decay=check.real(weight_decay, "weight_decay", low=0.0),
+        device=pick_device(device), seed=check.seed(seed), progress=check.flag(progress, "progress"), desc=desc)
 
 
 #: Optimizer implementation: "fused" (one kernel per step over all parameters, where torch has
@@ -248,23 +335,22 @@ def make_optimizer(name: str, params, *, lr: float, weight_decay: float = 0.0,
     name : {"adam", "sgd"}
     params : iterable of parameters (those with ``requires_grad`` are optimised)
     lr, weight_decay : float
+        Learning rate and L2 penalty (both finite, >= 0).
     impl : {"fused", "foreach", "single"}, optional
         Default :data:`OPTIMIZER_IMPL`.
 
     Raises
     ------
     ValueError
-        On an unknown optimizer or implementation name.
+        On an unknown optimizer or implementation name, or a learning rate or weight decay out of range.
+    TypeError
+        If ``lr`` or ``weight_decay`` is not a number.
     """
-    impl = impl or OPTIMIZER_IMPL
-    if impl not in ("fused", "foreach", "single"):
-        raise ValueError(f"impl must be 'fused', 'foreach' or 'single', got {impl!r}")
-    if name == "adam":
-        cls, kw = torch.optim.Adam, {}
-    elif name == "sgd":
-        cls, kw = torch.optim.SGD, {"momentum": 0.9}
-    else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {name!r}")
+    impl = check.choice(impl or OPTIMIZER_IMPL, "impl", ("fused", "foreach", "single"))
+    name = check.choice(name, "optimizer", ("adam", "sgd"))
+    lr = check.real(lr, "lr", low=0.0)
+    weight_decay = check.real(weight_decay, "weight_decay", low=0.0)
+    cls, kw = (torch.optim.Adam, {}) if name == "adam" else (torch.optim.SGD, {"momentum": 0.9})
     params = [p for p in params if p.requires_grad]
     if impl == "fused":
         try:
@@ -272,6 +358,45 @@ def make_optimizer(name: str, params, *, lr: float, weight_decay: float = 0.0,
         except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device/dtype/torch
             impl = "single"
     return cls(params, lr=lr, weight_decay=weight_decay, foreach=(impl == "foreach"), **kw)
+
+
+# --------------------------------------------------------------------------- data checks
+def _outside_unit_rows(t: torch.Tensor) -> torch.Tensor:
+    """Boolean ``(N,)``: the rows of ``t`` holding a value outside [0, 1]."""
+    return ((t < 0) | (t > 1)).flatten(1).any(1) if t.dim() > 1 else (t < 0) | (t > 1)
+
+
+def _check_value_range(model: nn.Module, objective: Objective, inputs: torch.Tensor, targets: torch.Tensor,
+                       batch_size: int, seed: int) -> None:
+    """The whole training tensor's range, once; rows outside [0, 1] are shown to the objective's range checks.
+
+    One fused min/max pass over the data. Only when it leaves [0, 1] (e.g. 10 rows of 0-255 among
+    4,000) is the objective run once, in eval mode, without gradients, under its own seeded and
+    restored generators, on up to ``batch_size`` of the offending rows with the losses' range checks
+    on: a loss that needs [0, 1] (a Bernoulli likelihood) raises before training, whichever batch
+    those rows would fall in; a loss that does not (squared error on toy data) runs on.
+    """
+    tensors = [inputs] + ([targets] if targets is not inputs and targets.is_floating_point() else [])
+    ranges = [torch.aminmax(t.detach()) for t in tensors]
+    lo, hi = min(float(r[0]) for r in ranges), max(float(r[1]) for r in ranges)
+    if not (lo < 0 or hi > 1):  # also False for NaN, which the divergence check names
+        return
+    bad = _outside_unit_rows(inputs)
+    if len(tensors) > 1:
+        bad = bad | _outside_unit_rows(targets).to(bad.device)
+    rows = bad.nonzero().flatten()
+    was_training = model.training
+    model.eval()
+    try:
+        with seeded_rng(seed), torch.no_grad(), range_checks(True):
+            objective(model, inputs[rows[:batch_size]], targets[rows[:batch_size].to(targets.device)])
+    except ValueError as exc:
+        shown = ", ".join(str(int(r)) for r in rows[:5]) + (", …" if len(rows) > 5 else "")
+        raise ValueError(f"the training data hold values in [{lo:.4g}, {hi:.4g}]: {len(rows)} of {len(inputs)} "
+                         f"rows leave [0, 1] (rows {shown}), and the objective needs values in [0, 1] "
+                         f"(divide 0-255 images by 255). The objective said: {exc}") from exc
+    finally:
+        model.train(was_training)
 
 
 def _nonfinite_rows(inputs: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor | None = None) -> list[int]:
@@ -284,13 +409,148 @@ def _nonfinite_rows(inputs: torch.Tensor, targets: torch.Tensor, rows: torch.Ten
     return idx[bad.cpu()].tolist()
 
 
-def _data_hint(bad_rows: list[int], what: str) -> str:
+def _data_hint(bad_rows: list[int], what: str, *, first_step: bool = False, objective: Objective | None = None) -> str:
     if bad_rows:
         shown = ", ".join(map(str, bad_rows[:5])) + (", …" if len(bad_rows) > 5 else "")
         return (f"The {what} hold NaN or infinite values (row{'s' if len(bad_rows) > 1 else ''} {shown}): "
                 f"clean them first (e.g. drop those rows or use torch.nan_to_num).")
+    infinite = []
+    if objective is not None:
+        root, name = _objective_root(objective)
+        infinite = [f"{p} = {v}" for p, v in _parameters(root, name) if math.isinf(v)]
+    named = f" The objective has infinite parameters: {'; '.join(infinite[:3])}." if infinite else ""
+    if first_step:
+        return ("The data of that step are finite and no update had been made yet, so the learning rate is not "
+                "the cause: check the objective's arguments and the model's initial weights (log(0), division "
+                f"by zero, exp of a large number).{named}")
     return ("The data of that step are finite, so the optimisation itself overflowed: lower the learning rate, "
-            "or check the objective for log(0), division by zero or exp of a large number.")
+            f"or check the objective for log(0), division by zero or exp of a large number.{named}")
+
+
+# --------------------------------------------------------------------------- the loop's pieces
+class _Batches:
+    """One permuted copy of the data per epoch, in buffers allocated once, sliced into mini-batches.
+
+    A fresh 188 MB tensor per epoch (full MNIST) costs page faults, ~4x the copy itself. The
+    permutation comes from a CPU generator, so it is identical on every device. Batches are views
+    of the buffers: the next epoch overwrites them.
+    """
+
+    def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, seed: int):
+        self.inputs, self.targets, self.batch_size = inputs, targets, batch_size
+        self.same = targets is inputs
+        self.n = len(inputs)
+        self.starts = range(0, self.n, batch_size)
+        self.sizes = torch.tensor([min(batch_size, self.n - i) for i in self.starts], dtype=torch.float64)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.x = torch.empty_like(inputs)
+        self.t = self.x if self.same else torch.empty_like(targets)
+        self.perm = torch.arange(self.n)
+
+    def epoch(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Draw this epoch's order and return its mini-batches ``(inputs, targets)``."""
+        self.perm = torch.randperm(self.n, generator=self.generator)
+        perm = self.perm.to(self.inputs.device)
+        torch.index_select(self.inputs, 0, perm, out=self.x)
+        if not self.same:
+            torch.index_select(self.targets, 0, perm, out=self.t)
+        return [(self.x[i:i + self.batch_size], self.t[i:i + self.batch_size]) for i in self.starts]
+
+    def rows(self, step: int) -> torch.Tensor:
+        """The data rows of mini-batch ``step`` of the current epoch."""
+        return self.perm[step * self.batch_size:(step + 1) * self.batch_size]
+
+
+class _EpochLog:
+    """Each step's loss parts, kept on the device and read once per epoch; the divergence checks; the history."""
+
+    def __init__(self, model: nn.Module, args: FitArguments, batches: _Batches, history: History):
+        self.params = list(model.parameters())
+        self.args, self.batches, self.history = args, batches, history
+        self.names: tuple[str, ...] | None = None
+        self.record: torch.Tensor | None = None  # (n_steps, n_parts) on the device
+
+    def step(self, step: int, out: Parts) -> torch.Tensor:
+        """Record one step's parts (no host sync) and return the total to minimise."""
+        names, values = split_parts(out)
+        if names != self.names:
+            if self.names is not None:
+                raise ValueError(f"the objective's parts changed from {list(self.names)} to {list(names)}; "
+                                 f"return the same parts every step")
+            self.names = names
+            self.record = torch.empty(len(self.batches.starts), len(names), device=self.args.device)
+        self.record[step] = torch.stack(_scalars(names, values, self.args.device))
+        return values[0]
+
+    def end_epoch(self, epoch: int) -> None:
+        """One host sync: every step's parts and whether every weight is finite; then the history."""
+        weights_ok = torch.stack([torch.isfinite(p).all() for p in self.params]).all()
+        host = torch.cat([self.record.flatten(), weights_ok.to(self.record.dtype).reshape(1)]).cpu().double()
+        per_step = host[:-1].reshape(len(self.batches.starts), len(self.names))
+        if not torch.isfinite(per_step).all():
+            self._diverged(epoch, per_step)
+        if host[-1] != 1:
+            raise TrainingDiverged(
+                f"training diverged in epoch {epoch + 1}: a weight became NaN or infinite while every loss "
+                f"was finite (the last update overflowed): lower the learning rate (lr={self.args.lr!r}).",
+                epoch=epoch + 1)
+        means = (per_step * self.batches.sizes[:, None]).sum(0) / self.batches.n
+        _append(self.history.parts, dict(zip(self.names, means.tolist())))
+        self.history.train_loss.append(self.history.parts[TOTAL][-1])
+        self.history.images_seen += self.batches.n
+
+    def _diverged(self, epoch: int, per_step: torch.Tensor) -> None:
+        step = int((~torch.isfinite(per_step)).any(1).nonzero()[0])
+        col = int((~torch.isfinite(per_step[step])).nonzero()[0])
+        value = float(per_step[step, col])
+        bad_rows = _nonfinite_rows(self.batches.inputs, self.batches.targets, self.batches.rows(step))
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch + 1}, step {step + 1} of {len(self.batches.starts)}: the "
+            f"objective's part {self.names[col]!r} is {value} (the first non-finite value of the epoch; the "
+            f"model's weights are no longer usable). "
+            + _data_hint(bad_rows, "training data", first_step=(epoch == 0 and step == 0),
+                         objective=self.args.objective),
+            epoch=epoch + 1, step=step + 1, part=self.names[col], value=value)
+
+    def validate(self, model: nn.Module, epoch: int) -> None:
+        """Evaluate ``val_data`` after the epoch (same objective) and record it."""
+        val_means = _evaluate(model, *self.args.val, self.args.objective, 2000)
+        bad = [k for k, v in val_means.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"the validation loss after epoch {epoch + 1} is not finite (part {bad[0]!r} is "
+                f"{val_means[bad[0]]}) although training was. "
+                + _data_hint(_nonfinite_rows(*self.args.val), "validation data"),
+                epoch=epoch + 1, part=bad[0], value=val_means[bad[0]])
+        _append(self.history.val_parts, val_means)
+        self.history.val_loss.append(val_means[TOTAL])
+
+    def postfix(self) -> dict[str, str]:
+        shown = {"loss": f"{self.history.train_loss[-1]:.4g}"}
+        if self.history.val_loss:
+            shown["val"] = f"{self.history.val_loss[-1]:.4g}"
+        return shown
+
+
+def _scalars(names: tuple[str, ...], values: list, dev: torch.device) -> list[torch.Tensor]:
+    """Detached 0-d tensors on ``dev``; ValueError naming a part that is not a scalar."""
+    out = []
+    for name, v in zip(names, values):
+        if isinstance(v, torch.Tensor):
+            if v.dim() != 0:
+                raise ValueError(f"objective part {name!r} must be a scalar (averaged over the batch), "
+                                 f"got shape {tuple(v.shape)}")
+            out.append(v.detach().to(dev))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out.append(torch.tensor(float(v), device=dev))
+        else:
+            raise TypeError(f"objective part {name!r} must be a scalar tensor or a number, got {type(v).__name__}")
+    return out
+
+
+def _append(into: dict[str, list[float]], values: Mapping[str, float]) -> None:
+    for k, v in values.items():
+        into.setdefault(k, []).append(v)
 
 
 # --------------------------------------------------------------------------- fit
@@ -367,108 +627,49 @@ def fit(
         holding NaN if any), if a weight does, or if the validation loss does. The model's
         weights are then unusable.
     ValueError, TypeError
-        On bad data, epochs < 1, batch_size < 1, an unknown optimizer, a bad seed, both
-        ``objective`` and ``loss`` given, or an objective returning something other than
-        scalar parts; ``ValueError`` from :mod:`aelab.losses` when probabilities or targets
-        leave [0, 1] (checked on each epoch's first batch and in validation).
+        On bad arguments, before anything runs (see :func:`check_fit_arguments`: e.g. ``epochs=2.0``
+        or ``True`` is a ``TypeError``, ``epochs=0`` or ``lr=inf`` a ``ValueError``, a NaN parameter of
+        the objective is named), or an objective returning something other than scalar parts.
+        ``ValueError`` naming the data's range when training rows leave [0, 1] and the objective
+        needs [0, 1] (a Bernoulli loss on 0-255 rows: the whole tensor is checked once before
+        training); the model's outputs are checked on each epoch's first batch and in validation.
     """
     from tqdm.auto import tqdm
 
-    inputs, targets = _split_data(data, "data")
-    val = _split_data(val_data, "val_data") if val_data is not None else None
-    _check_positive_int(epochs, "epochs")
-    _check_positive_int(batch_size, "batch_size")
-    epochs, batch_size = int(epochs), int(batch_size)
-    objective = resolve_objective(objective, loss)
-    _check_seed(seed)
-    dev = pick_device(device)
-    home = inputs.device  # the model goes back here afterwards
-    set_epoch = getattr(objective, "set_epoch", None)
-
-    same = targets is inputs
-    n = len(inputs)
-    n_steps = math.ceil(n / batch_size)
-    batch_sizes = torch.tensor([min(batch_size, n - i) for i in range(0, n, batch_size)], dtype=torch.float64)
-    gen = torch.Generator().manual_seed(seed)  # CPU generator: the permutation is identical on any device
-    history = History()
-    bar = None
-    model.to(dev)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    args = check_fit_arguments(data, epochs=epochs, objective=objective, loss=loss, batch_size=batch_size, lr=lr,
+                               optimizer=optimizer, weight_decay=weight_decay, val_data=val_data, device=device,
+                               seed=seed, progress=progress, desc=desc)
+    objective, set_epoch = args.objective, getattr(args.objective, "set_epoch", None)
+    home = args.inputs.device  # the model goes back here afterwards
+    history, bar = History(), None
+    model.to(args.device)
     try:
-        opt = make_optimizer(optimizer, model.parameters(), lr=lr, weight_decay=weight_decay)
-        params = [p for p in model.parameters()]
-        inputs = inputs.detach().to(dev)  # data, never part of a graph
-        targets = inputs if same else targets.detach().to(dev)
-        # One permuted copy per epoch, written into buffers allocated once: a fresh 188 MB tensor
-        # per epoch (full MNIST) costs page faults, ~4x the copy itself. Batches are views of these
-        # buffers, so they are overwritten at the next epoch.
-        x_epoch = torch.empty_like(inputs)
-        t_epoch = x_epoch if same else torch.empty_like(targets)
-        names: tuple[str, ...] | None = None
-        record: torch.Tensor | None = None  # (n_steps, n_parts) on the device: each step's parts
+        opt = make_optimizer(args.optimizer, model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        inputs = args.inputs.detach().to(args.device)  # data, never part of a graph
+        targets = inputs if args.targets is args.inputs else args.targets.detach().to(args.device)
+        _check_value_range(model, objective, inputs, targets, args.batch_size, args.seed)
+        batches = _Batches(inputs, targets, args.batch_size, args.seed)
+        log = _EpochLog(model, args, batches, history)
         start = time.perf_counter()
-        bar = tqdm(range(epochs), desc=desc or type(model).__name__, unit="epoch", disable=not progress, leave=True)
-        with seeded_rng(seed):
+        bar = tqdm(range(args.epochs), desc=args.desc or type(model).__name__, unit="epoch",
+                   disable=not args.progress, leave=True)
+        with seeded_rng(args.seed):
             for epoch in bar:
                 if set_epoch is not None:
                     set_epoch(epoch)
                 model.train()
-                perm = torch.randperm(n, generator=gen)
-                perm_dev = perm.to(dev)
-                torch.index_select(inputs, 0, perm_dev, out=x_epoch)
-                if not same:
-                    torch.index_select(targets, 0, perm_dev, out=t_epoch)
-                for step, i in enumerate(range(0, n, batch_size)):
-                    xb, tb = x_epoch[i:i + batch_size], t_epoch[i:i + batch_size]
-                    with range_checks(step == 0):  # value-range checks cost a host sync: first batch only
-                        step_names, values = split_parts(objective(model, xb, tb))
-                    if step_names != names:
-                        if names is not None:
-                            raise ValueError(f"the objective's parts changed from {list(names)} to "
-                                             f"{list(step_names)}; return the same parts every step")
-                        names = step_names
-                        record = torch.empty(n_steps, len(names), device=dev)
+                for step, (xb, tb) in enumerate(batches.epoch()):
+                    with range_checks(step == 0):  # the model's outputs: a host sync, so first batch only
+                        total = log.step(step, objective(model, xb, tb))
                     opt.zero_grad(set_to_none=True)
-                    values[0].backward()
+                    total.backward()
                     opt.step()
-                    record[step] = torch.stack(_scalars(names, values, dev))
-                # One host sync per epoch: every step's parts and whether every weight is finite.
-                weights_ok = torch.stack([torch.isfinite(p).all() for p in params]).all()
-                host = torch.cat([record.flatten(), weights_ok.to(record.dtype).reshape(1)]).cpu().double()
-                per_step = host[:-1].reshape(n_steps, len(names))
-                if not torch.isfinite(per_step).all():
-                    bad_step = int((~torch.isfinite(per_step)).any(1).nonzero()[0])
-                    col = int((~torch.isfinite(per_step[bad_step])).nonzero()[0])
-                    rows = perm[bad_step * batch_size:(bad_step + 1) * batch_size]
-                    value = float(per_step[bad_step, col])
-                    raise TrainingDiverged(
-                        f"training diverged in epoch {epoch + 1}, step {bad_step + 1} of {n_steps}: the objective's "
-                        f"part {names[col]!r} is {value} (the first non-finite value of the epoch; the model's "
-                        f"weights are no longer usable). "
-                        + _data_hint(_nonfinite_rows(inputs, targets, rows), "training data"),
-                        epoch=epoch + 1, step=bad_step + 1, part=names[col], value=value)
-                if host[-1] != 1:
-                    raise TrainingDiverged(
-                        f"training diverged in epoch {epoch + 1}: a weight became NaN or infinite while every loss "
-                        f"was finite (the last update overflowed): lower the learning rate (lr={lr!r}).",
-                        epoch=epoch + 1)
-                means = (per_step * batch_sizes[:, None]).sum(0) / n
-                _append(history.parts, dict(zip(names, means.tolist())))
-                history.train_loss.append(history.parts[TOTAL][-1])
-                history.images_seen += n
-                postfix = {"loss": f"{history.train_loss[-1]:.4g}"}
-                if val is not None:
-                    val_means = _evaluate(model, val[0], val[1], objective, 2000)
-                    bad = [k for k, v in val_means.items() if not math.isfinite(v)]
-                    if bad:
-                        raise TrainingDiverged(
-                            f"the validation loss after epoch {epoch + 1} is not finite (part {bad[0]!r} is "
-                            f"{val_means[bad[0]]}) although training was. "
-                            + _data_hint(_nonfinite_rows(*val), "validation data"),
-                            epoch=epoch + 1, part=bad[0], value=val_means[bad[0]])
-                    _append(history.val_parts, val_means)
-                    history.val_loss.append(val_means[TOTAL])
-                    postfix["val"] = f"{history.val_loss[-1]:.4g}"
-                bar.set_postfix(postfix)
+                log.end_epoch(epoch)  # one host sync; TrainingDiverged names the step, part and rows
+                if args.val is not None:
+                    log.validate(model, epoch)
+                bar.set_postfix(log.postfix())
         history.seconds = time.perf_counter() - start
     finally:
         if bar is not None:
@@ -534,11 +735,11 @@ def evaluate_parts(
     Raises
     ------
     ValueError, TypeError
-        On bad data, ``batch_size < 1``, or both ``objective`` and ``loss`` given.
+        On bad data, ``batch_size`` not an integer >= 1, or both ``objective`` and ``loss`` given.
     """
     inputs, targets = _split_data(data, "data")
-    _check_positive_int(batch_size, "batch_size")
-    return _evaluate(model, inputs, targets, resolve_objective(objective, loss), int(batch_size))
+    batch_size = check.integer(batch_size, "batch_size", minimum=1)
+    return _evaluate(model, inputs, targets, resolve_objective(objective, loss), batch_size)
 
 
 def evaluate(

@@ -99,10 +99,50 @@ def test_seed_everything_is_deterministic():
     assert a[0] != c[0] and a[1] != c[1] and not torch.equal(a[2], c[2])
 
 
-@pytest.mark.parametrize("seed", [-1, 1.5, "0", True])
-def test_seed_everything_rejects_bad_seed(seed):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("seed, exc", [(-1, ValueError), (2**63, ValueError), (1.5, TypeError), (2.0, TypeError),
+                                       ("0", TypeError), (True, TypeError), (None, TypeError)])
+def test_seed_everything_rejects_bad_seed(seed, exc):
+    with pytest.raises(exc, match="seed"):
         runtime.seed_everything(seed)
+    with pytest.raises(exc, match="seed"):
+        with runtime.seeded_rng(seed):
+            pass
+
+
+def test_numpy_seeds_are_accepted():
+    runtime.seed_everything(np.int64(5))
+    a = torch.rand(2)
+    runtime.seed_everything(5)
+    assert torch.equal(a, torch.rand(2))
+    assert aelab.setup(seed=np.int32(5), style=False).seed == 5
+
+
+def test_seeded_rng_is_repeatable_and_restores_the_state():
+    before = torch.get_rng_state()
+    with runtime.seeded_rng(np.int64(3)):
+        a = torch.rand(3)
+    with runtime.seeded_rng(3):
+        b = torch.rand(3)
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("device, exc", [(0.5, TypeError), ("gpu-please", ValueError)])
+def test_pick_device_bad_names(device, exc):
+    with pytest.raises(exc, match="device"):
+        runtime.pick_device(device)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [({"style": 1}, TypeError, "style"), ({"seed": 1.0}, TypeError, "seed")])
+def test_setup_bad_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        aelab.setup(**kwargs)
+
+
+def test_env_flag_bad_arguments():
+    with pytest.raises(TypeError, match="default"):
+        runtime.env_flag("AELAB_SOMETHING", default="yes")
+    with pytest.raises(TypeError, match="name"):
+        runtime.env_flag(3)
 
 
 def test_pick_device():

@@ -4,6 +4,7 @@ divergence, the device rule, side effects, errors."""
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -185,13 +186,24 @@ def test_progress_bar_goes_to_stderr(x, capsys):
 
 @pytest.mark.parametrize("kwargs, exc, match", [
     ({"epochs": 0}, ValueError, "epochs"),
-    ({"epochs": 2.5}, ValueError, "epochs"),
+    ({"epochs": 2.5}, TypeError, "epochs must be an integer"),
+    ({"epochs": 2.0}, TypeError, "epochs must be an integer"),
+    ({"epochs": True}, TypeError, "epochs must be an integer"),
     ({"epochs": -1}, ValueError, "epochs"),
     ({"batch_size": 0}, ValueError, "batch_size"),
-    ({"batch_size": 1.5}, ValueError, "batch_size"),
+    ({"batch_size": 1.5}, TypeError, "batch_size"),
+    ({"batch_size": np.float64(64.0)}, TypeError, "batch_size"),
     ({"optimizer": "rmsprop"}, ValueError, "optimizer"),
     ({"seed": -1}, ValueError, "seed"),
-    ({"seed": 1.5}, ValueError, "seed"),
+    ({"seed": 1.5}, TypeError, "seed"),
+    ({"seed": False}, TypeError, "seed"),
+    ({"lr": float("inf")}, ValueError, "lr must be finite"),
+    ({"lr": float("nan")}, ValueError, "lr"),
+    ({"lr": -1e-3}, ValueError, "lr must be in"),
+    ({"lr": "0.001"}, TypeError, "lr must be a real number"),
+    ({"weight_decay": -0.1}, ValueError, "weight_decay"),
+    ({"progress": 1}, TypeError, "progress"),
+    ({"desc": 3}, TypeError, "desc"),
     ({"objective": "mse"}, TypeError, "objective"),
     ({"loss": "mse"}, TypeError, "loss"),
 ])
@@ -435,6 +447,38 @@ def test_seeded_rng():
     with pytest.raises(ValueError, match="seed"):
         with seeded_rng(-1):
             pass
+    with pytest.raises(TypeError, match="seed"):
+        with seeded_rng(2.0):
+            pass
+
+
+def test_seeded_rng_moved_to_runtime_and_the_old_path_works():
+    from aelab import runtime
+    assert aelab.train.seeded_rng is runtime.seeded_rng
+
+
+def test_numpy_scalars_are_accepted_like_python_numbers(x):
+    """Issue 22 item 12: epochs=np.int64(3) trains exactly as epochs=3 (and so do NumPy batch sizes, rates, seeds)."""
+    a, b = _model(), _model()
+    ha = _fit(a, x, epochs=3, batch_size=16, lr=1e-3, seed=1)
+    hb = _fit(b, x, epochs=np.int64(3), batch_size=np.int32(16), lr=np.float64(1e-3), seed=np.uint8(1))
+    assert ha.train_loss == hb.train_loss and _same_state(_state(a), _state(b))
+    assert evaluate(a, x, batch_size=np.int64(7)) == pytest.approx(evaluate(a, x))
+
+
+def test_arguments_are_checked_before_anything_runs(x, monkeypatch):
+    calls = []
+    monkeypatch.setattr(aelab.train, "make_optimizer", lambda *a, **k: calls.append(1))
+    with pytest.raises(TypeError, match="epochs"):
+        _fit(_model(), x, epochs=2.0)
+    assert calls == []
+
+
+def test_check_fit_arguments_normalises():
+    x = torch.rand(8, 4)
+    args = aelab.train.check_fit_arguments(x, epochs=np.int64(2), lr=np.float32(0.5), seed=np.int16(3))
+    assert (args.epochs, args.seed) == (2, 3) and type(args.epochs) is int and type(args.lr) is float
+    assert args.inputs is x and args.targets is x and args.val is None
 
 
 # --------------------------------------------------------------------------- divergence
@@ -601,3 +645,68 @@ def test_history_round_trips_through_a_dict(x):
         History.from_dict({**d, "parts": {"total": ["x"]}})
     with pytest.raises(TypeError):
         History.from_dict([1, 2])
+
+
+# --------------------------------------------------------------------------- issue 22: ranges and NaN arguments
+def test_a_few_0_to_255_rows_anywhere_are_found_before_training():
+    """Issue 22 item 4: 10 rows of 0-255 among 4,000 raise a clear error naming the range, whatever the batch order."""
+    g = torch.Generator().manual_seed(0)
+    data = torch.rand(4000, 16, generator=g)
+    rows = torch.randperm(4000, generator=g)[:10]
+    data[rows] = torch.randint(0, 256, (10, 16), generator=g).float()
+    # the old rule (range checks on each epoch's first batch) sees none of these rows in the first epochs
+    first = torch.randperm(4000, generator=torch.Generator().manual_seed(0))[:128]
+    assert not bool(torch.isin(rows, first).any())
+    m = _model()
+    s0 = _state(m)
+    with pytest.raises(ValueError, match=r"values in \[[-0-9.e]+, 25[0-5]\]: 10 of 4000 rows leave \[0, 1\]") as info:
+        _fit(m, data, loss=bce_per_image, epochs=2, batch_size=128)
+    assert str(int(rows.sort().values[0])) in str(info.value)
+    assert _same_state(s0, _state(m))  # nothing was trained
+
+
+def test_data_outside_0_1_are_fine_for_a_loss_that_does_not_need_them(x):
+    h = _fit(_model(), x * 4 - 2, loss=squared_error_per_image, epochs=1)  # toy data with negative values
+    assert math.isfinite(h.train_loss[-1])
+
+
+def test_the_range_probe_leaves_the_random_state_and_training_alone(x):
+    """The probe runs only when data leave [0, 1], under its own seeded generators: training is unchanged."""
+    y = x.clone()
+    y[5] = 2.0  # squared error does not mind
+    a, b = _model(), _model()
+    before = torch.get_rng_state()
+    ha = _fit(a, y, loss=squared_error_per_image)
+    assert torch.equal(torch.get_rng_state(), before)
+    hb = fit(b, y, epochs=3, batch_size=32, lr=1e-2, device="cpu", progress=False, loss=squared_error_per_image)
+    assert ha.train_loss == hb.train_loss
+
+
+@pytest.mark.parametrize("make, name", [
+    (lambda: {"loss": functools.partial(vae_loss, beta=float("nan"))}, r"loss.keywords\['beta'\] is nan"),
+    (lambda: {"loss": functools.partial(vae_loss, beta=np.float32("nan"))}, r"loss.keywords\['beta'\] is nan"),
+    (lambda: {"objective": KLWarmup(2, beta=float("nan"))}, r"objective.beta is nan"),
+])
+def test_a_nan_argument_of_the_objective_is_named_not_the_learning_rate(make, name):
+    """Issue 22 item 11: beta=nan makes every loss NaN; fit names the argument before training."""
+    vae = VAE(16, 8, 2)
+    with pytest.raises(ValueError, match=name) as info:
+        _fit(vae, torch.rand(64, 16), **make())
+    assert "learning rate" not in str(info.value).replace("not a learning-rate problem", "")
+
+
+def test_a_loss_that_is_nan_before_any_update_does_not_blame_the_learning_rate(x):
+    def broken(x_hat, target):
+        return squared_error_per_image(x_hat, target) * float("inf") * 0.0  # NaN from the first step
+
+    with pytest.raises(TrainingDiverged, match="learning rate is not the cause") as info:
+        _fit(_model(), x, loss=broken)
+    assert info.value.epoch == 1 and info.value.step == 1 and "lower the learning rate" not in str(info.value)
+
+
+def test_an_infinite_parameter_is_named_when_training_diverges(x):
+    def scaled(x_hat, target, *, scale):
+        return squared_error_per_image(x_hat, target) * scale
+
+    with pytest.raises(TrainingDiverged, match=r"infinite parameters: loss.keywords\['scale'\] = inf"):
+        _fit(_model(), x, loss=functools.partial(scaled, scale=float("inf")))
