@@ -1,5 +1,6 @@
-"""Greedy layer-wise pretraining (lecture 05): freezing, encoding a dataset through a frozen
-stack, and training an RBM with contrastive divergence.
+"""Greedy layer-wise pretraining, taught in lecture 05 (``lectures/05_pretraining.ipynb``): freezing,
+encoding a dataset through a frozen stack, training an RBM with contrastive divergence, greedy stacks,
+unrolling and fine-tuning.
 
 Bengio et al. (NeurIPS 2006) and Hinton & Salakhutdinov (Science 2006): train layer 1 on the
 data, freeze it, encode the data, train layer 2 on those codes, and so on; then stack and
@@ -9,12 +10,18 @@ fine-tune everything with backpropagation. The RBM itself (energy, CD-k statisti
 
 from __future__ import annotations
 
+import functools
+import math
+
 import torch
 from torch import nn
 
+from . import _validation as check
 from .runtime import device_of
 
-__all__ = ["freeze", "unfreeze", "trainable_parameters", "encode_dataset", "train_rbm"]
+__all__ = ["freeze", "unfreeze", "trainable_parameters", "encode_dataset", "train_rbm", "train_autoencoder_stack",
+           "train_rbm_stack", "unroll", "mlp_classifier", "classifier_from_encoders", "labeled_subset", "accuracy",
+           "layer_gradient_norms"]
 
 
 def _check_module(module, name: str) -> None:
@@ -82,14 +89,13 @@ def encode_dataset(encoder, data: torch.Tensor, *, batch_size: int = 1000) -> to
     Raises
     ------
     TypeError
-        If ``data`` is not a tensor or ``encoder`` is not callable.
+        If ``data`` is not a tensor, ``encoder`` is not callable or ``batch_size`` not an integer.
     ValueError
         If ``batch_size < 1``.
     """
     if not isinstance(data, torch.Tensor):
         raise TypeError(f"encode_dataset expects a torch.Tensor of data, got {type(data).__name__}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = check.integer(batch_size, "batch_size", minimum=1)
     fn = getattr(encoder, "encode", encoder)
     if not callable(fn):
         raise TypeError(f"encoder must be callable, got {type(encoder).__name__}")
@@ -130,36 +136,49 @@ def train_rbm(rbm, data: torch.Tensor, *, epochs: int, batch_size: int = 100, lr
 
     Raises
     ------
+    TypeError
+        If ``data`` is not a float tensor, or ``epochs``, ``batch_size``, ``k`` or ``seed`` is not an
+        integer (NumPy integers are accepted; ``bool`` and ``2.0`` are not), ``lr`` not a number.
     ValueError
-        On ``epochs``/``batch_size`` < 1, or as :meth:`aelab.models.RBM.cd_step`.
+        On data that are not ``(N, n_visible)`` with N >= 1, ``epochs``/``batch_size``/``k`` < 1, ``lr``
+        not finite and > 0, or as :meth:`aelab.models.RBM.cd_step`.
+    aelab.train.TrainingDiverged
+        If the reconstruction error or a weight becomes NaN or infinite (checked once per epoch,
+        as :func:`aelab.train.fit` does): the error names the epoch and the learning rate.
     """
     from tqdm.auto import tqdm
 
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"train_rbm: {name} must be an integer >= 1, got {value!r}")
-    if not isinstance(data, torch.Tensor) or data.ndim != 2:
-        raise ValueError(f"train_rbm expects data of shape (N, n_visible), got "
-                         f"{tuple(data.shape) if isinstance(data, torch.Tensor) else type(data).__name__}")
+    from .train import TrainingDiverged
+
+    epochs = check.integer(epochs, "train_rbm: epochs", minimum=1)
+    batch_size = check.integer(batch_size, "train_rbm: batch_size", minimum=1)
+    k = check.integer(k, "train_rbm: k", minimum=1)
+    lr = check.real(lr, "train_rbm: lr", low=0.0, low_open=True)
+    seed = check.seed(seed, "train_rbm: seed")
+    progress = check.flag(progress, "train_rbm: progress")
+    check.tensor(data, "train_rbm: data of shape (N, n_visible)", ndim=2)
     device = device_of(rbm)
-    g = torch.Generator(device=device).manual_seed(int(seed))
-    order = torch.Generator().manual_seed(int(seed))
+    g = torch.Generator(device=device).manual_seed(seed)
+    order = torch.Generator().manual_seed(seed)
     errors = []
     bar = tqdm(range(epochs), desc=desc, disable=not progress, leave=False)
-    for _ in bar:
+    for epoch in bar:
         perm = torch.randperm(len(data), generator=order)
         total = 0.0
         for i in range(0, len(data), batch_size):
             batch = data[perm[i:i + batch_size]].to(device)
             total += rbm.cd_step(batch, lr=lr, k=k, generator=g) * len(batch)
         errors.append(total / len(data))
+        weights_ok = all(bool(torch.isfinite(p).all()) for p in rbm.parameters())
+        if not (math.isfinite(errors[-1]) and weights_ok):
+            raise TrainingDiverged(f"train_rbm diverged in epoch {epoch + 1}: the reconstruction error is "
+                                   f"{errors[-1]} and {'every weight is finite' if weights_ok else 'a weight is not'}"
+                                   f"; lower the learning rate (lr={lr!r}).", epoch=epoch + 1, value=errors[-1])
         bar.set_postfix(error=f"{errors[-1]:.2f}")
     return errors
 
 
 # --------------------------------------------------------------------------- greedy stacks
-__all__ += ["train_autoencoder_stack", "train_rbm_stack", "unroll", "mlp_classifier", "classifier_from_encoders",
-            "labeled_subset", "accuracy", "layer_gradient_norms"]
 
 
 def _shallow_autoencoder(n_in: int, n_hidden: int, input_shape: tuple[int, ...]) -> nn.Module:
@@ -172,12 +191,7 @@ def _shallow_autoencoder(n_in: int, n_hidden: int, input_shape: tuple[int, ...])
 def _check_sizes_list(sizes, what: str) -> list[int]:
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__") or len(sizes) < 1:
         raise ValueError(f"{what}: sizes must be a non-empty sequence of hidden-layer sizes, got {sizes!r}")
-    out = []
-    for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, int) or s < 1:
-            raise ValueError(f"{what}: every size must be an integer >= 1, got {s!r}")
-        out.append(int(s))
-    return out
+    return [check.integer(s, f"{what}: sizes[{i}]", minimum=1) for i, s in enumerate(sizes)]
 
 
 def train_autoencoder_stack(data: torch.Tensor, sizes, *, epochs: int, corrupt=None, lr: float = 1e-3,
@@ -218,36 +232,27 @@ def train_autoencoder_stack(data: torch.Tensor, sizes, *, epochs: int, corrupt=N
     Raises
     ------
     TypeError
-        If ``data`` is not a tensor.
+        If ``data`` is not a float tensor, a size or ``seed`` not an integer, or ``name`` not a string.
     ValueError
-        On empty or non-positive ``sizes``, data that are not ``(N, ...)`` with finite values in [0, 1],
-        or as :func:`aelab.train.fit`.
+        On empty or non-positive ``sizes``, data that are not ``(N, C, H, W)`` or ``(N, d)`` with
+        finite values in [0, 1], a ``name`` the filesystem would refuse, or as :func:`aelab.train.fit`.
     """
-    import functools
-
-    from . import objectives, train, zoo
+    from . import objectives, zoo
 
     sizes = _check_sizes_list(sizes, "train_autoencoder_stack")
-    if not isinstance(data, torch.Tensor):
-        raise TypeError(f"train_autoencoder_stack expects a torch.Tensor of data, got {type(data).__name__}")
-    if data.ndim < 2 or len(data) == 0:
-        raise ValueError(f"train_autoencoder_stack expects data of shape (N, ...) with N >= 1, got {tuple(data.shape)}")
-    if not torch.isfinite(data).all() or data.min() < 0 or data.max() > 1:
-        raise ValueError("train_autoencoder_stack expects finite data in [0, 1] (each stage has a sigmoid output), "
-                         f"got values in [{float(data.min()):.3g}, {float(data.max()):.3g}]")
+    check.images(data, "train_autoencoder_stack: data", unit_range=True)
+    seed = check.seed(seed)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"train_autoencoder_stack: name must be a string (a cache prefix) or None, got "
+                        f"{type(name).__name__}")
     objective = objectives.denoising(corrupt) if corrupt is not None else None
     layers, histories, x = [], [], data
     for i, size in enumerate(sizes):
         shape = tuple(x.shape[1:])
-        build = functools.partial(_shallow_autoencoder, int(torch.tensor(shape).prod()), size, shape)
-        kwargs = dict(epochs=epochs, objective=objective, lr=lr, batch_size=batch_size, seed=seed + i,
-                      progress=progress)
-        if name is None:
-            with train.seeded_rng(seed + i):
-                layer = build()
-            history = train.fit(layer, x, desc=f"stage {i + 1}", **kwargs)
-        else:
-            layer, history = zoo.fit_cached(f"{name}_layer{i + 1}", build, x, **kwargs)
+        build = functools.partial(_shallow_autoencoder, math.prod(shape), size, shape)
+        label = f"{name}_layer{i + 1}" if name is not None else f"stage {i + 1}"
+        layer, history = zoo.fit_cached(label, build, x, cache=name is not None, epochs=epochs, objective=objective,
+                                        lr=lr, batch_size=batch_size, seed=seed + i, progress=progress)
         freeze(layer)
         layers.append(layer)
         histories.append(history)
@@ -289,8 +294,8 @@ def train_rbm_stack(data: torch.Tensor, sizes, *, epochs: int, batch_size: int =
     from .models import RBM
 
     sizes = _check_sizes_list(sizes, "train_rbm_stack")
-    if not isinstance(data, torch.Tensor):
-        raise TypeError(f"train_rbm_stack expects a torch.Tensor of data, got {type(data).__name__}")
+    check.tensor(data, "train_rbm_stack: data")
+    seed = check.seed(seed)
     x = data.flatten(1)
     rbms, errors = [], []
     for i, size in enumerate(sizes):
@@ -338,7 +343,7 @@ def mlp_classifier(dims, n_classes: int = 10, *, activation: str = "sigmoid", in
     ValueError, TypeError
         On bad sizes, activation or init scheme.
     """
-    from .models._layers import check_sizes, make_activation
+    from .models.layers import check_sizes, make_activation
     from .models.stacked import initialize
 
     dims = check_sizes(dims, "dims", owner="mlp_classifier", min_len=1)
@@ -416,7 +421,7 @@ def labeled_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tens
     Raises
     ------
     TypeError
-        If ``labels`` are not integers.
+        If ``labels`` are not integers, or ``n`` or ``seed`` is not an integer.
     ValueError
         If ``n`` is not a multiple of the number of classes (unless it is all of them) or a class
         has fewer than ``n / C`` examples.
@@ -425,11 +430,12 @@ def labeled_subset(labels: torch.Tensor, n: int, *, seed: int = 0) -> torch.Tens
         raise ValueError("labeled_subset expects labels of shape (N,)")
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"labeled_subset expects integer class labels, got dtype {labels.dtype}")
-    g = torch.Generator().manual_seed(int(seed))
+    n = check.integer(n, "labeled_subset: n", minimum=1)
+    g = torch.Generator().manual_seed(check.seed(seed))
     if n == len(labels):
         return torch.randperm(len(labels), generator=g)
     classes = torch.unique(labels)
-    if isinstance(n, bool) or not isinstance(n, int) or n < len(classes) or n % len(classes):
+    if n < len(classes) or n % len(classes):
         raise ValueError(f"labeled_subset: n must be a positive multiple of the {len(classes)} classes "
                          f"(or all {len(labels)}), got {n!r}")
     per = n // len(classes)

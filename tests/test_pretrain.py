@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -60,6 +61,16 @@ def test_encode_dataset_calls_encode_of_an_autoencoder():
     (lambda: pretrain.encode_dataset(nn.Linear(2, 2), torch.rand(3, 2), batch_size=0), ValueError, "batch_size"),
     (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(5, 4), epochs=0), ValueError, "epochs"),
     (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(5, 2, 2), epochs=1), ValueError, r"\(N, n_visible\)"),
+    # issue 18 item 2 / issue 22 items 11-12: one vocabulary; empty data and lr=inf are refused up front
+    (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(0, 4), epochs=1), ValueError, "empty"),
+    (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(5, 4), epochs=1, lr=float("inf")), ValueError, "lr must be finite"),
+    (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(5, 4), epochs=2.0), TypeError, "epochs must be an integer"),
+    (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(5, 4), epochs=True), TypeError, "epochs must be an integer"),
+    (lambda: pretrain.train_rbm(RBM(4, 2), torch.rand(5, 4), epochs=1, k=0), ValueError, "k must be at least 1"),
+    (lambda: pretrain.encode_dataset(nn.Linear(2, 2), torch.rand(3, 2), batch_size=2.0), TypeError, "batch_size"),
+    (lambda: pretrain.train_autoencoder_stack(torch.rand(4, 6), [3, 2.0], epochs=1), TypeError, r"sizes\[1\]"),
+    (lambda: pretrain.train_autoencoder_stack(torch.rand(4, 6), [3], epochs=1, name="a\0b"), ValueError, "NUL"),
+    (lambda: pretrain.labeled_subset(torch.arange(10) % 2, 4.0), TypeError, "n must be an integer"),
 ])
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
@@ -242,11 +253,11 @@ def test_bad_input_is_named():
         initialize("not a model", "he")
     with pytest.raises(ValueError, match="std must be a positive"):
         initialize(StackedAutoencoder((784, 20)), "small", std=-0.01)
-    with pytest.raises(ValueError, match=r"finite data in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"data must hold pixel values in \[0, 1\]"):
         pretrain.train_autoencoder_stack(5 * x, [5], epochs=1, progress=False)
-    with pytest.raises(ValueError, match=r"finite data in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"NaN or infinite"):
         pretrain.train_autoencoder_stack(x * float("nan"), [5], epochs=1, progress=False)
-    with pytest.raises(ValueError, match="shape \\(N, ...\\)"):
+    with pytest.raises(ValueError, match="must have 2 or 4 dimensions"):
         pretrain.train_autoencoder_stack(torch.rand(10), [5], epochs=1, progress=False)
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\] and be finite"):
         pretrain.train_rbm_stack(x * float("nan"), [5], epochs=1, progress=False)
@@ -259,3 +270,50 @@ def test_bad_input_is_named():
         rbm.energy(torch.rand(4, 10), torch.rand(4, 4))
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\] and be finite"):
         rbm.pseudo_log_likelihood(3 * torch.rand(4, 10))
+
+
+def test_numpy_integers_are_accepted_like_python_ints():
+    data = (torch.rand(40, 6) > 0.5).float()
+    a = pretrain.train_rbm(RBM(6, 3, seed=0), data, epochs=2, batch_size=10, seed=1, progress=False)
+    b = pretrain.train_rbm(RBM(6, 3, seed=0), data, epochs=np.int64(2), batch_size=np.int32(10), k=np.int8(1),
+                           lr=np.float32(0.05), seed=np.uint16(1), progress=False)
+    assert a == pytest.approx(b)
+    assert torch.equal(pretrain.labeled_subset(torch.arange(10) % 2, np.int64(4), seed=np.int64(2)),
+                       pretrain.labeled_subset(torch.arange(10) % 2, 4, seed=2))
+
+
+def test_a_diverging_rbm_stops_with_training_diverged(monkeypatch):
+    from aelab.train import TrainingDiverged
+
+    rbm = RBM(6, 3, seed=0)
+
+    def overflow(batch, *, lr, k, generator):
+        with torch.no_grad():
+            rbm.W.fill_(float("nan"))
+        return float("nan")
+
+    monkeypatch.setattr(rbm, "cd_step", overflow)
+    with pytest.raises(TrainingDiverged, match="epoch 1.*lower the learning rate"):
+        pretrain.train_rbm(rbm, torch.rand(8, 6), epochs=3, progress=False)
+
+
+def test_the_stack_trains_through_fit_cached_with_and_without_the_cache(monkeypatch, tmp_path):
+    """Issue 18 item 7: pretrain does not re-implement seed, build, fit: it calls zoo.fit_cached(cache=...)."""
+    from aelab import zoo
+
+    monkeypatch.setenv("AELAB_DATA", str(tmp_path))
+    calls = []
+    real = zoo.fit_cached
+
+    def spy(name, build, data, **kw):
+        calls.append((name, kw["cache"]))
+        return real(name, build, data, **kw)
+
+    monkeypatch.setattr(zoo, "fit_cached", spy)
+    x = torch.rand(32, 6)
+    plain, _ = pretrain.train_autoencoder_stack(x, [4, 2], epochs=1, progress=False)
+    cached, _ = pretrain.train_autoencoder_stack(x, [4, 2], epochs=1, progress=False, name="stack")
+    assert calls == [("stage 1", False), ("stage 2", False), ("stack_layer1", True), ("stack_layer2", True)]
+    for a, b in zip(plain, cached):  # the same seeds, so the same layers
+        assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not (tmp_path / "zoo").exists() or len(list((tmp_path / "zoo").glob("stack_layer*.pt"))) == 2
