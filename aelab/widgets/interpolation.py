@@ -2,8 +2,9 @@
 
 Both models encode the two images (a VAE by its means), and one slider ``t ∈ [0, 1]`` moves
 along the straight line ``z(t) = (1 − t) z_a + t z_b`` in each code space; each model decodes its
-own point (two :class:`~aelab.widgets.LatentFrame`). :func:`interpolation_explorer` is the
-widget, :func:`interpolation_figure` its static figure (a row of steps per model).
+own point (two :class:`~aelab.widgets.LatentFrame`, each captioned with its model's name and
+``t``, so the panels can be told apart). :func:`interpolation_explorer` is the widget,
+:func:`interpolation_figure` its static figure (a row of steps per model), with alt text.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from aelab import _validation as check
+
+from ._alt import with_alt
 from ._panel import SliderPanel
 from .frame import LatentFrame, decode_image, resolve_code_size
 
@@ -22,13 +26,21 @@ __all__ = ["InterpolationExplorer", "encode_mean", "interpolation_explorer", "in
 def encode_mean(model: nn.Module, x: torch.Tensor) -> np.ndarray:
     """The code of each image: ``encode(x)`` of an autoencoder, the mean ``mu`` of a VAE; ``(N, k)`` float32.
 
+    Parameters
+    ----------
+    model : nn.Module
+        An autoencoder (``encode(x) -> z``) or a VAE (``encode(x) -> (mu, logvar)``).
+    x : torch.Tensor
+        Images ``(N, 1, 28, 28)`` (or ``(N, 784)``), float, as the model was trained on.
+
     Raises
     ------
     TypeError
-        If ``model`` has no ``encode``.
+        If ``model`` has no ``encode`` or ``x`` is not a float tensor.
     """
     if not callable(getattr(model, "encode", None)):
         raise TypeError(f"expected an autoencoder with encode(x), got {type(model).__name__}")
+    check.tensor(x, "x")
     was = model.training
     model.eval()
     try:
@@ -48,49 +60,68 @@ def _ends(model, x_a, x_b):
     return encode_mean(model, x_a)[0], encode_mean(model, x_b)[0]
 
 
+def _check_models(models) -> None:
+    if not isinstance(models, dict) or not models:
+        raise TypeError(f"models must be a non-empty dict {{name: model}}, got {type(models).__name__}")
+    for name in models:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"model names must be non-empty strings (they caption the panels), got {name!r}")
+
+
 class InterpolationExplorer(SliderPanel):
     """The panel :func:`interpolation_explorer` returns: ``images[i]`` model ``i``'s decoded point.
 
     Attributes
     ----------
-    frames : list of LatentFrame — one per model
+    frames : list of LatentFrame — one per model, captioned with its name
     ends : list of (z_a, z_b) — each model's end codes
     """
 
     def __init__(self, frames, ends, continuous_update: bool):
         self.frames, self.ends = frames, ends
         super().__init__(["t"], [(0.0, 1.0)], [0.0], n_images=len(frames),
-                         width_px=[int(f.fig.get_figwidth() * 100) for f in frames],
-                         continuous_update=continuous_update, steps=50)
+                         width_px=[int(round(f.fig.get_figwidth() * 100)) for f in frames],
+                         continuous_update=continuous_update, step=0.01,
+                         alts=[f"{f.title}: the image decoded at fraction t of the straight line from image a's "
+                               "code to image b's" for f in frames])
         self.redraw()
 
     def draw(self, values):
         t = values[0]
         out = []
         for frame, (za, zb) in zip(self.frames, self.ends):
-            frame.update((1 - t) * za + t * zb)
+            frame.update((1 - t) * za + t * zb, f"t = {t:.2f} (0: image a, 1: image b)")
             out.append(frame.png())
         return out
 
-    def set_t(self, t: float) -> float:
-        """Move to ``t`` and redraw; ValueError outside [0, 1] (the path ends at the two images)."""
+    def set_t(self, t) -> float:
+        """Move to ``t`` and redraw; returns the redraw's seconds.
+
+        Raises
+        ------
+        TypeError
+            If ``t`` is not a real number (``"0.5"`` and ``True`` are refused).
+        ValueError
+            If ``t`` is outside [0, 1] (the path ends at the two images) or not finite.
+        """
         return self.set_values([t])
 
 
 def interpolation_explorer(models: dict, x_a: torch.Tensor, x_b: torch.Tensor, *, size: float = 2.2,
-                           continuous_update: bool = False) -> InterpolationExplorer:
-    """One slider ``t`` moving from image ``x_a`` to ``x_b`` in each model's code space, models side by side.
+                           continuous_update: bool = True) -> InterpolationExplorer:
+    """One slider ``t`` moving from image ``x_a`` to ``x_b`` in each model's code space, models side by side (lecture 07).
 
     Parameters
     ----------
     models : dict of str to nn.Module
-        E.g. ``{"AE": ae, "VAE": vae}``; each with ``encode`` and ``decode``.
+        E.g. ``{"plain AE": ae, "VAE": vae}``; each with ``encode`` and ``decode``. The names
+        caption the panels (first line), ``t`` the second.
     x_a, x_b : torch.Tensor
-        One image each, ``(1, 1, 28, 28)``.
+        One image each, ``(1, 1, 28, 28)``, as the models were trained on.
     size : float
-        Image size in inches.
+        Image width in inches.
     continuous_update : bool
-        Default False: redraw on release.
+        Default True: redraw while dragged, newest value only.
 
     Returns
     -------
@@ -99,12 +130,11 @@ def interpolation_explorer(models: dict, x_a: torch.Tensor, x_b: torch.Tensor, *
     Raises
     ------
     TypeError
-        If a model cannot encode or decode, or ``models`` is not a non-empty dict.
+        If a model cannot encode or decode, or ``models`` is not a non-empty dict with string names.
     ValueError
         If ``x_a``/``x_b`` are not single images.
     """
-    if not isinstance(models, dict) or not models:
-        raise TypeError(f"models must be a non-empty dict {{name: model}}, got {type(models).__name__}")
+    _check_models(models)
     frames, ends = [], []
     for name, model in models.items():
         k = resolve_code_size(model)
@@ -114,26 +144,25 @@ def interpolation_explorer(models: dict, x_a: torch.Tensor, x_b: torch.Tensor, *
 
 
 def interpolation_figure(models: dict, x_a: torch.Tensor, x_b: torch.Tensor, *, steps: int = 8,
-                         title: str = "Interpolation between two test digits"):
-    """The static figure: one row per model, ``steps`` points from ``t = 0`` to ``t = 1``.
+                         title: str = "Interpolation between two test digits", alt: str | None = None):
+    """The static figure (lecture 07): one row per model, ``steps`` points from ``t = 0`` to ``t = 1``.
 
     Returns
     -------
     matplotlib.figure.Figure
+        With alt text (:func:`aelab.widgets.alt_text`).
 
     Raises
     ------
     TypeError, ValueError
-        As :func:`interpolation_explorer`; ``steps < 2``.
+        As :func:`interpolation_explorer`; ``steps`` not an integer >= 2.
     """
     import matplotlib.pyplot as plt
 
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(f"steps must be an int >= 2, got {steps!r}")
-    if not isinstance(models, dict) or not models:
-        raise TypeError(f"models must be a non-empty dict {{name: model}}, got {type(models).__name__}")
+    steps = check.integer(steps, "steps", minimum=2)
+    _check_models(models)
     ts = np.linspace(0, 1, steps)
-    fig, axes = plt.subplots(len(models), steps, figsize=(0.95 * steps, 1.1 * len(models) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(models), steps, figsize=(0.95 * steps + 0.5, 1.1 * len(models) + 0.6), squeeze=False)
     for r, (name, model) in enumerate(models.items()):
         k = resolve_code_size(model)
         za, zb = _ends(model, x_a, x_b)
@@ -146,4 +175,9 @@ def interpolation_figure(models: dict, x_a: torch.Tensor, x_b: torch.Tensor, *, 
             if r == 0:
                 ax.set_title(f"t={t:.2f}", fontsize=8)
     fig.suptitle(title, fontsize=10)
-    return fig
+    fig.supxlabel("t: fraction of the straight line from image a's code (t = 0) to image b's (t = 1)", fontsize=8)
+    names = " and ".join(models)
+    text = alt or (f"Interpolation between two test digits: {len(models)} rows ({names}), each decoding {steps} "
+                   f"points of the straight line between the two images' codes, from t = 0 to t = 1; "
+                   f"gray 28 by 28 digits.")
+    return with_alt(fig, text)
