@@ -1,6 +1,6 @@
 """aelab — the helper package of the autoencoder course.
 
-Notebooks start with::
+Lecture 01 (``lectures/01_pca_linear_autoencoder.ipynb``) introduces it. Notebooks start with::
 
     import aelab
     session = aelab.setup(seed=0)

@@ -1,5 +1,8 @@
 """The build report: ``claim`` and ``record``, and the JSON-lines file they write.
 
+Lecture 01 (``lectures/01_pca_linear_autoencoder.ipynb``) introduces ``aelab.claim`` (its first
+cell says every quantitative sentence is checked when it runs); every lecture uses both.
+
 A notebook backs each sentence of its prose with :func:`claim` and puts key numbers into the
 report with :func:`record`. The report is a JSON-lines file named by the environment variable
 ``AELAB_REPORT_FILE`` (``aelab build`` sets it in each notebook's kernel); :func:`read_report`
@@ -10,11 +13,14 @@ reads it back. Outside a build the entries are only kept in memory, in :data:`CL
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+
+from . import _validation as check
 from .runtime import is_quick
 
 __all__ = ["REPORT_ENV", "CLAIMS", "RECORDS", "ClaimError", "claim", "record", "read_report"]
@@ -61,6 +67,17 @@ def read_report(path: str | Path) -> tuple[list[dict], list[dict]]:
     return claims, records
 
 
+def _truth(condition) -> bool:
+    """``condition`` as a bool: Python and NumPy bools, numbers, and one-element arrays or tensors."""
+    if condition is None:
+        raise TypeError("claim: condition is None (a function that returns nothing?); give the comparison itself")
+    size = condition.numel() if isinstance(condition, torch.Tensor) else getattr(condition, "size", 1)
+    if isinstance(condition, (torch.Tensor, np.ndarray)) and size != 1:
+        raise TypeError(f"claim: condition must be one truth value, got an array of shape {tuple(condition.shape)}; "
+                        f"use .all() or .any() to say which")
+    return bool(condition)
+
+
 def claim(condition: bool, text: str, *, needs_full: bool = False, detail: str = "") -> bool:
     """Back a sentence of a notebook's prose with a check on the computed numbers.
 
@@ -85,8 +102,17 @@ def claim(condition: bool, text: str, *, needs_full: bool = False, detail: str =
     ------
     ClaimError
         If the claim is false (and not skippable in quick mode).
+    TypeError
+        If ``condition`` is not a truth value (``None``, a tensor or array of several values: use
+        ``.all()`` or ``.any()``), ``text`` is not a non-empty string, ``needs_full`` not a bool or
+        ``detail`` not a string.
     """
-    held = bool(condition)
+    held = _truth(condition)
+    if not isinstance(text, str) or not text.strip():
+        raise TypeError(f"claim: text must be the sentence the claim backs (a non-empty str), got {text!r}")
+    needs_full = check.flag(needs_full, "claim: needs_full")
+    if not isinstance(detail, str):
+        raise TypeError(f"claim: detail must be a string (the numbers behind the claim), got {type(detail).__name__}")
     if held:
         status = "held"
     elif needs_full and is_quick():
@@ -129,13 +155,19 @@ def record(name: str, value: float, *, paper: float | None = None, unit: str = "
     Raises
     ------
     ValueError
-        If ``name`` is empty or ``value`` is not a finite number.
+        If ``name`` is empty, or ``value`` or ``paper`` is NaN or infinite.
+    TypeError
+        If ``value`` or ``paper`` is not a number (NumPy scalars and one-element tensors are
+        numbers; ``bool`` is not), or ``unit``, ``note`` or ``source`` is not a string.
     """
     if not name or not isinstance(name, str):
         raise ValueError("record() needs a non-empty string name")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"record({name!r}): value must be finite, got {value}")
+    value = check.real(value, f"record({name!r}): value")
+    if paper is not None:
+        paper = check.real(paper, f"record({name!r}): paper")
+    for label, text in (("unit", unit), ("note", note), ("source", source)):
+        if not isinstance(text, str):
+            raise TypeError(f"record({name!r}): {label} must be a string, got {type(text).__name__}")
     entry = {"kind": "record", "name": name, "value": value, "paper": paper, "unit": unit, "note": note,
              "source": source}
     RECORDS.append(entry)

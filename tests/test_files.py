@@ -4,6 +4,7 @@ import os
 import stat
 import time
 
+import numpy as np
 import pytest
 
 from aelab import files
@@ -71,3 +72,35 @@ def test_clean_stale_temporaries_removes_only_old_part_files(tmp_path):
 
 def test_clean_stale_temporaries_on_a_missing_folder(tmp_path):
     assert files.clean_stale_temporaries(tmp_path / "nope") == []
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(TypeError, match="write must be a function"):
+        files.atomic_write(tmp_path / "a", "text")
+    with pytest.raises(TypeError, match="mode must be an integer"):
+        files.atomic_write(tmp_path / "a", lambda p: None, mode=6.0)
+    with pytest.raises(ValueError, match="mode must be between 0 and 4095"):
+        files.atomic_write(tmp_path / "a", lambda p: None, mode=-1)
+    with pytest.raises(ValueError, match="older_than"):
+        files.clean_stale_temporaries(tmp_path, older_than=-1)
+    assert files.clean_stale_temporaries(tmp_path, older_than=np.float32(10)) == []
+
+
+@pytest.mark.parametrize("name, exc, match", [
+    ("a\0b", ValueError, "NUL byte"), ("a/b", ValueError, "'/'"), (".hidden", ValueError, "starting with"),
+    ("", ValueError, "not empty"), (3, TypeError, "string"), ("x" * 250, ValueError, "bytes long"),
+    ("\ud800", ValueError, "cannot be written"),
+])
+def test_check_file_name_refuses_what_the_filesystem_would(tmp_path, name, exc, match):
+    with pytest.raises(exc, match=match):
+        files.check_file_name(name, folder=tmp_path)
+
+
+def test_check_file_name_counts_the_temporary_and_the_callers_suffix(tmp_path):
+    limit = files.name_max(tmp_path)
+    longest = "n" * (limit - 10 - len(".") - len(".12345678") - len(".part"))  # the temporary: .<name>.<8>.part
+    assert files.check_file_name(longest, folder=tmp_path, extra=10) == longest
+    files.atomic_write_text(tmp_path / (longest + "0123456789"), "fits")  # really writable
+    with pytest.raises(ValueError, match="bytes long"):
+        files.check_file_name(longest + "n", folder=tmp_path, extra=10)
+    assert files.name_max(tmp_path / "not" / "yet") == limit  # the nearest existing folder's limit

@@ -87,7 +87,7 @@ def test_without_report_file_only_memory(tmp_path, monkeypatch):
 def test_record_rejects_non_finite(value, tmp_path, monkeypatch):
     path = tmp_path / "r.jsonl"
     monkeypatch.setenv(report.REPORT_ENV, str(path))
-    with pytest.raises(ValueError, match="finite"):
+    with pytest.raises(ValueError, match=r"record\('bad'\): value must be (finite|a number)"):
         aelab.record("bad", value)
     assert not path.exists() and report.RECORDS == []
 
@@ -116,3 +116,36 @@ def test_read_report_round_trip_and_damaged_lines(tmp_path, monkeypatch):
     assert [c["text"] for c in claims] == ["held one"]
     assert [r["name"] for r in records] == ["n"]
     assert report.read_report(tmp_path / "missing.jsonl") == ([], [])
+
+
+def test_record_accepts_numpy_scalars_and_refuses_bools_and_text():
+    assert aelab.record("n", np.float32(1.5), paper=np.int64(2)) == 1.5
+    assert report.RECORDS[-1]["paper"] == 2.0 and type(report.RECORDS[-1]["paper"]) is float
+    with pytest.raises(TypeError, match="value must be a real number"):
+        aelab.record("b", True)
+    with pytest.raises(TypeError, match="value must be a real number"):
+        aelab.record("s", "1.5")
+    with pytest.raises(ValueError, match="paper"):
+        aelab.record("p", 1.0, paper=float("nan"))
+    with pytest.raises(TypeError, match="unit must be a string"):
+        aelab.record("u", 1.0, unit=3)
+
+
+def test_claim_accepts_numpy_and_torch_truth_values(capsys):
+    assert aelab.claim(np.bool_(True), "numpy") and aelab.claim(torch.tensor(True), "torch")
+    assert aelab.claim(np.array([True]), "one-element array")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"condition": None}, "condition is None"),
+    ({"condition": torch.tensor([True, False])}, r"shape \(2,\).*\.all\(\)"),
+    ({"condition": np.array([True, True])}, r"shape \(2,\)"),
+    ({"text": ""}, "text"),
+    ({"needs_full": 1}, "needs_full must be True or False"),
+    ({"detail": 3.5}, "detail must be a string"),
+])
+def test_claim_bad_arguments(kwargs, match):
+    args = {"condition": True, "text": "a sentence", **kwargs}
+    condition, text = args.pop("condition"), args.pop("text")
+    with pytest.raises(TypeError, match=match):
+        aelab.claim(condition, text, **args)
