@@ -16,9 +16,60 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._machinery import _exercise, _fail, _finite, _gen, _global_rng, _praise, _shape, _student, _tensor, _unchanged
+from ._machinery import (_exercise, _fail, _finite, _forbidden, _gen, _global_rng, _praise, _shape, _student, _tensor,
+                         _unchanged)
 
 __all__ = ["freezing", "encode_frozen", "cd1_statistics", "fine_tuning_network"]
+
+#: The package's own answers to exercises 1, 2 and 4 (DESIGN.md, Checks: an exercise that is one call into
+#: aelab teaches nothing, so the check makes these raise while the student's function runs).
+_FREEZE_SHORTCUTS = ("freeze", "unfreeze", "trainable_parameters")
+_ENCODE_SHORTCUTS = ("encode_dataset",)
+_NETWORK_SHORTCUTS = ("classifier_from_encoders",)
+
+
+def _package_targets(names: tuple[str, ...]) -> list[tuple[object, str, str]]:
+    """``(aelab.pretrain, name, "aelab.pretrain.<name>")`` for each name the module has."""
+    from .. import pretrain
+
+    return [(pretrain, n, f"aelab.pretrain.{n}") for n in names if callable(getattr(pretrain, n, None))]
+
+
+def _code_names(code) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def _imported_shortcut(ex, fn, names: tuple[str, ...], reason: str) -> None:
+    """Fail when ``fn`` refers to one of the package's functions by a global or closure name.
+
+    :func:`_forbidden` patches ``aelab.pretrain.<name>``, which catches ``pretrain.freeze(...)`` and
+    ``aelab.pretrain.freeze(...)``; ``from aelab.pretrain import freeze`` binds the original function
+    before the patch, so it is looked up here instead.
+    """
+    from .. import pretrain
+
+    originals = {id(getattr(pretrain, n)): n for n in names if callable(getattr(pretrain, n, None))}
+    code = getattr(fn, "__code__", None)
+    if code is None or not originals:
+        return
+    seen = [getattr(fn, "__globals__", {}).get(n) for n in _code_names(code)]
+    seen += [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)]
+    for obj in seen:
+        if id(obj) in originals:
+            raise _fail(ex, f"this exercise asks you to write it yourself, but your function calls "
+                            f"aelab.pretrain.{originals[id(obj)]}. {reason}")
+
+
+def _filled(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
 
 
 def _net(g: torch.Generator, sizes=(6, 5, 4, 3)) -> nn.Sequential:
@@ -44,28 +95,39 @@ def freezing(set_trainable: Callable, make_optimizer: Callable, *, seed: int = 0
     ``module`` (freeze with False, unfreeze with True); ``make_optimizer`` returns a
     ``torch.optim.SGD`` holding exactly the parameters of ``model`` that require gradients.
 
-    Inputs: a ``Linear-Sigmoid-Linear-Sigmoid-Linear`` network with its first one or two layers
-    frozen, then unfrozen; one SGD step (with weight decay, which would move a frozen weight that the
-    optimizer holds).
+    Inputs: a ``Linear-Sigmoid-Linear-Sigmoid-Linear`` network trained one step (every parameter
+    has a ``.grad``), then its first one or two layers frozen, then unfrozen; one SGD step with weight
+    decay after ``zero_grad(set_to_none=False)``. PyTorch 2's optimizers skip a parameter whose
+    ``.grad`` is None, so only such a stale zero gradient lets weight decay move a frozen parameter
+    that the optimizer holds — the case this check builds. ``aelab.pretrain.freeze``, ``unfreeze``
+    and ``trainable_parameters`` raise while the student's functions run.
 
     Raises
     ------
     CheckFailed
         With a hint when ``requires_grad`` was set on the module instead of its parameters, when
-        unfreezing does not work, or when the optimizer still holds frozen parameters.
+        unfreezing does not work, when the optimizer still holds frozen parameters (weight decay moved
+        them), or when the package's own functions are called.
     ExerciseNotDone
         If either function raises ``NotImplementedError``.
     """
     ex = freezing.exercise
+    reason = ("The package's freeze/unfreeze/trainable_parameters are disabled while the check runs: loop over "
+              "`module.parameters()` yourself.")
+    for fn in (set_trainable, make_optimizer):
+        _imported_shortcut(ex, fn, _FREEZE_SHORTCUTS, reason)
     set_tr = _student(ex, set_trainable, "set_trainable")
     make_opt = _student(ex, make_optimizer, "make_optimizer")
     g = _gen(ex, seed)
     for n_frozen in (1, 2):
         net = _net(g)
         linears = [m for m in net if isinstance(m, nn.Linear)]
-        case = f"a 6-5-4-3 network with its first {n_frozen} linear layer(s) frozen"
-        for lin in linears[:n_frozen]:
-            set_tr(lin, False, case=case)
+        case = f"a 6-5-4-3 network with its first {n_frozen} linear layer(s) frozen after one training step"
+        x = torch.randn(8, 6, generator=g)
+        net(x).pow(2).sum().backward()  # every parameter now has a .grad: trained before freezing
+        with _forbidden(_package_targets(_FREEZE_SHORTCUTS), reason):
+            for lin in linears[:n_frozen]:
+                set_tr(lin, False, case=case)
         frozen = [p for lin in linears[:n_frozen] for p in lin.parameters()]
         if any(p.requires_grad for p in frozen):
             hint = ""
@@ -78,30 +140,36 @@ def freezing(set_trainable: Callable, make_optimizer: Callable, *, seed: int = 0
         if not all(p.requires_grad for lin in linears[n_frozen:] for p in lin.parameters()):
             raise _fail(ex, f"set_trainable froze more than the module it was given on {case}: only that module's "
                             "parameters change.")
-        opt = make_opt(net, 0.5, case=case)
+        with _forbidden(_package_targets(_FREEZE_SHORTCUTS), reason):
+            opt = make_opt(net, 0.5, case=case)
         if not isinstance(opt, torch.optim.SGD):
             raise _fail(ex, f"make_optimizer must return a torch.optim.SGD, got {type(opt).__name__} on {case}.")
         held = {id(p) for group in opt.param_groups for p in group["params"]}
         trainable = {id(p) for p in net.parameters() if p.requires_grad}
-        if held & {id(p) for p in frozen}:
-            raise _fail(ex, f"your optimizer still holds the frozen parameters on {case}. An optimizer built before "
-                            "or without looking at requires_grad keeps them: with weight decay or momentum it can "
-                            "still move them, and it wastes work. Pass only `[p for p in model.parameters() if "
-                            "p.requires_grad]`.")
-        if held != trainable:
-            raise _fail(ex, f"your optimizer does not hold every trainable parameter on {case}: give it all "
-                            "parameters with requires_grad=True.")
+        # The stale-gradient case (PyTorch 2): an optimizer skips a parameter whose .grad is None, but these
+        # frozen parameters were trained before freezing and zero_grad(set_to_none=False) leaves them a zero
+        # .grad, so weight decay moves every frozen parameter the optimizer holds.
         before = [p.detach().clone() for p in frozen]
         for group in opt.param_groups:
             group["weight_decay"] = 0.1
-        x = torch.randn(8, 6, generator=g)
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=False)
         net(x).pow(2).sum().backward()
         opt.step()
         if not all(torch.equal(a, p) for a, p in zip(before, frozen)):
-            raise _fail(ex, f"a frozen weight moved during an optimizer step on {case}.")
-        for lin in linears[:n_frozen]:
-            set_tr(lin, True, case=f"unfreezing the layers of {case}")
+            raise _fail(ex, f"a frozen weight moved during an optimizer step with weight decay on {case}: your "
+                            "optimizer still holds the frozen parameters. They were trained before freezing, so "
+                            "`zero_grad(set_to_none=False)` leaves them a zero gradient instead of None, and weight "
+                            "decay (or momentum) then moves them — PyTorch skips only parameters whose .grad is None. "
+                            "Pass only `[p for p in model.parameters() if p.requires_grad]`.")
+        if held & {id(p) for p in frozen}:
+            raise _fail(ex, f"your optimizer still holds the frozen parameters on {case}: give it only "
+                            "`[p for p in model.parameters() if p.requires_grad]`.")
+        if held != trainable:
+            raise _fail(ex, f"your optimizer does not hold every trainable parameter on {case}: give it all "
+                            "parameters with requires_grad=True.")
+        with _forbidden(_package_targets(_FREEZE_SHORTCUTS), reason):
+            for lin in linears[:n_frozen]:
+                set_tr(lin, True, case=f"unfreezing the layers of {case}")
         if not all(p.requires_grad for p in net.parameters()):
             raise _fail(ex, f"set_trainable(layer, True) did not unfreeze the layer on {case}: set requires_grad to "
                             "the value of `trainable`, not always False.")
@@ -118,17 +186,23 @@ def encode_frozen(student_fn: Callable, *, seed: int = 0) -> None:
     off), with the encoder's training/eval mode restored afterwards.
 
     Inputs: ``Linear(10, 6) → Sigmoid → Dropout(0.5)`` in training mode, N = 23 rows with batch
-    sizes 5 (a last, shorter batch) and 50 (one batch); the same encoder in eval mode.
+    sizes 5 (a last, shorter batch) and 50 (one batch, the encoder frozen); the same encoder in eval
+    mode. The encoder must come back as it was given: its mode, each parameter's value, dtype and
+    ``requires_grad``. ``aelab.pretrain.encode_dataset`` raises while the student's function runs.
 
     Raises
     ------
     CheckFailed
         With a hint when the codes carry a gradient graph, when dropout was on (training mode), when the
-        encoder's mode was not restored, or when rows were lost or reordered.
+        encoder's mode was not restored, when the caller's encoder was frozen, unfrozen or changed,
+        when rows were lost or reordered, or when ``aelab.pretrain.encode_dataset`` is called.
     ExerciseNotDone
         If the function raises ``NotImplementedError``.
     """
     ex = encode_frozen.exercise
+    reason = ("aelab.pretrain.encode_dataset is disabled while the check runs: write the batch loop, no_grad and "
+              "eval mode yourself.")
+    _imported_shortcut(ex, student_fn, _ENCODE_SHORTCUTS, reason)
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     with _global_rng(ex, seed):
@@ -137,14 +211,27 @@ def encode_frozen(student_fn: Callable, *, seed: int = 0) -> None:
     encoder.eval()
     with torch.no_grad():
         ref = encoder(x)
-    for batch_size, training in ((5, True), (50, True), (4, False)):
+    for batch_size, training, trainable in ((5, True, True), (50, True, False), (4, False, True)):
         encoder.train(training)
+        encoder.requires_grad_(trainable)
         case = (f"23 rows with batch_size={batch_size}, the encoder (Linear, Sigmoid, Dropout(0.5)) in "
-                f"{'training' if training else 'eval'} mode")
+                f"{'training' if training else 'eval'} mode{'' if trainable else ', frozen'}")
         x_in = x.clone()
-        with _global_rng(ex, seed):
+        params = {name: (p.detach().clone(), p.requires_grad, p.dtype) for name, p in encoder.named_parameters()}
+        with _global_rng(ex, seed), _forbidden(_package_targets(_ENCODE_SHORTCUTS), reason):
             out = _tensor(ex, call(encoder, x_in, batch_size, case=case), "the codes", case)
         _unchanged(ex, x, x_in, "X", case)
+        for name, p in encoder.named_parameters():
+            value, flag, dtype = params[name]
+            if p.requires_grad != flag:
+                raise _fail(ex, f"your function {'froze' if flag else 'unfroze'} the caller's encoder on {case} "
+                                f"(its parameter {name} now has requires_grad={p.requires_grad}): encoding is "
+                                "inference — `torch.no_grad()` stops gradients without touching the model, whose "
+                                "owner may still be training it. Leave requires_grad alone.")
+            if p.dtype != dtype or not torch.equal(p.detach(), value):
+                raise _fail(ex, f"your function changed the caller's encoder on {case} (its parameter {name} now "
+                                f"differs in {'dtype' if p.dtype != dtype else 'value'}): compute codes without "
+                                "changing the model (no `.double()`, `.half()` or in-place edits of its weights).")
         if out.requires_grad or out.grad_fn is not None:
             raise _fail(ex, f"the codes carry an autograd graph on {case}: encoding a whole dataset through a frozen "
                             "stack must not track gradients (it would keep every batch's activations in memory). "
@@ -266,18 +353,24 @@ def fine_tuning_network(student_fn: Callable, *, seed: int = 0) -> None:
     ``Linear`` layers hold *copies* of the encoders' weights and biases (not the same tensors),
     trainable, and whose last layer is new. ``model[:-1](x)`` gives the stack's sigmoid codes.
 
-    Inputs: two frozen encoders 9→6→4 and ``n_classes=3``; one encoder 5→2 (not frozen) and
-    ``n_classes=4``. One SGD step on the result must not change the encoders.
+    Inputs: two frozen encoders 9→6→4 (eval mode) and ``n_classes=3``; one encoder 5→2 (not frozen)
+    and ``n_classes=4``. The caller's encoders must come back unchanged (weights, dtype,
+    ``requires_grad``, mode), and one SGD step on the result must not change them.
+    ``aelab.pretrain.classifier_from_encoders`` raises while the student's function runs.
 
     Raises
     ------
     CheckFailed
-        With a hint when weights are shared (the same module or tensor), when the copies are still
-        frozen, when the sigmoid is missing, or on a wrong output size.
+        With a hint when weights are shared (the same module or tensor), when the caller's encoders
+        were unfrozen or changed, when the copies are still frozen, when the sigmoid is missing or
+        another activation is used, or on a wrong output size.
     ExerciseNotDone
         If the function raises ``NotImplementedError``.
     """
     ex = fine_tuning_network.exercise
+    reason = ("aelab.pretrain.classifier_from_encoders is disabled while the check runs: copy the layers and add "
+              "the sigmoids and the output layer yourself.")
+    _imported_shortcut(ex, student_fn, _NETWORK_SHORTCUTS, reason)
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     for sizes, n_classes, frozen in (((9, 6, 4), 3, True), ((5, 2), 4, False)):
@@ -285,10 +378,13 @@ def fine_tuning_network(student_fn: Callable, *, seed: int = 0) -> None:
         if frozen:
             for e in encoders:
                 e.requires_grad_(False)
+                e.eval()
         before = [p.detach().clone() for e in encoders for p in e.parameters()]
+        state = [(p.requires_grad, p.dtype) for e in encoders for p in e.parameters()]
+        modes = [e.training for e in encoders]
         case = f"{len(encoders)} pretrained encoder(s) {'→'.join(map(str, sizes))}{' (frozen)' if frozen else ''}, " \
                f"n_classes={n_classes}"
-        with _global_rng(ex, seed):
+        with _global_rng(ex, seed), _forbidden(_package_targets(_NETWORK_SHORTCUTS), reason):
             model = call(encoders, n_classes, case=case)
         if not isinstance(model, nn.Sequential):
             raise _fail(ex, f"return an nn.Sequential, got {type(model).__name__} on {case}.")
@@ -302,26 +398,57 @@ def fine_tuning_network(student_fn: Callable, *, seed: int = 0) -> None:
                             "would change them too (and every other network built from them). Copy the weights: "
                             "`copy.deepcopy(encoder)`, or a new nn.Linear with `.weight.data.copy_(...)` — not "
                             "`layer.weight = encoder.weight` or the encoder module itself.")
+        after = [(p.requires_grad, p.dtype) for e in encoders for p in e.parameters()]
+        if [a[0] for a in after] != [b[0] for b in state]:
+            raise _fail(ex, f"your function {'unfroze' if frozen else 'froze'} the caller's encoders on {case}: "
+                            "change requires_grad on your *copies* only. The pretrained encoders belong to the "
+                            "caller (who may build more networks from them, or keep them frozen on purpose).")
+        if [a[1] for a in after] != [b[1] for b in state] or \
+                not all(torch.equal(a, p) for a, p in zip(before, (p for e in encoders for p in e.parameters()))):
+            raise _fail(ex, f"your function changed the caller's encoders' weights on {case}: copy them unchanged "
+                            "and leave the originals alone.")
+        if [e.training for e in encoders] != modes:
+            raise _fail(ex, f"your function switched the caller's encoders between training and eval mode on "
+                            f"{case}: set the mode of your copies only.")
         if not all(p.requires_grad for p in model.parameters()):
             raise _fail(ex, f"some of your network's parameters do not require gradients on {case}: the copies of "
                             "frozen encoders are frozen too. Fine-tuning trains every layer: call "
                             "`p.requires_grad_(True)` on the copies.")
+        last = list(model.modules())[-1]
+        if isinstance(last, (nn.Softmax, nn.LogSoftmax, nn.Sigmoid)):
+            raise _fail(ex, f"your network ends with nn.{type(last).__name__} on {case}: return logits, the new "
+                            "output layer's raw scores — F.cross_entropy applies the log-softmax itself.")
         with torch.no_grad():
             codes = x.double()
             for e in encoders:
                 codes = torch.sigmoid(codes @ e.weight.double().T + e.bias.double())
             hidden = model[:-1](x).double()
         if hidden.shape != codes.shape or not torch.allclose(hidden, codes, atol=1e-5):
-            linear_codes = x.double()
-            for e in encoders:
-                linear_codes = linear_codes @ e.weight.double().T + e.bias.double()
-            why = ""
+            def stack(act):
+                out = x.double()
+                for e in encoders:
+                    out = act(out @ e.weight.double().T + e.bias.double())
+                return out
+
+            linear_codes = stack(lambda a: a)
+            others = {name: stack(fn) for name, fn in (("nn.ReLU", torch.relu), ("nn.Tanh", torch.tanh))}
+            used = sorted({type(m).__name__ for m in model.modules()} & {"ReLU", "Tanh", "LeakyReLU", "ELU", "GELU",
+                                                                       "Softplus", "Softmax"})
+            matched = [n for n, c in others.items() if hidden.shape == c.shape and torch.allclose(hidden, c, atol=1e-5)]
+            if matched or used:
+                what = matched[0] if matched else "nn." + used[0]
+                raise _fail(ex, f"model[:-1](x) is not the pretrained stack's sigmoid codes on {case}: your network "
+                                f"uses {what} after the pretrained layers. The encoders were pretrained as Linear → "
+                                "Sigmoid, so their weights only mean what they learned with a sigmoid after them: use "
+                                "nn.Sigmoid() after every pretrained layer.")
             if hidden.shape == codes.shape and len(encoders) == 1 and torch.allclose(hidden, linear_codes, atol=1e-5):
                 why = " There is no sigmoid after the pretrained layer: the encoders were trained as Linear → Sigmoid."
             elif hidden.shape != codes.shape or torch.allclose(hidden, linear_codes, atol=1e-5):
                 why = " Put an nn.Sigmoid() after every pretrained layer, and only the new output layer last."
-            raise _fail(ex, f"model[:-1](x) is not the pretrained stack's sigmoid codes on {case}.{why} The "
-                            "pretrained weights must be copied unchanged.")
+            else:
+                why = (" Its layers have the right shapes and a sigmoid, so the weights differ: copy each encoder's "
+                       "weight and bias unchanged (not transposed, rescaled or re-drawn).")
+            raise _fail(ex, f"model[:-1](x) is not the pretrained stack's sigmoid codes on {case}.{why}")
         opt = torch.optim.SGD(model.parameters(), lr=1.0)
         model(x).pow(2).sum().backward()
         opt.step()
