@@ -1,4 +1,4 @@
-"""The explorers work in a real JupyterLab: a slider moved in headless Chromium redraws the image.
+"""The explorers work in a real JupyterLab: sliders moved in headless Chromium redraw, while dragged; captions fit.
 
 One JupyterLab server (a free localhost port, a random token, a temporary root directory and
 temporary settings/workspaces, so nothing of the user's is read or written) serves a notebook
@@ -9,6 +9,16 @@ that every image of the widget changed, pixel by pixel, in element screenshots (
 image's title, which prints the code: the decoded digit or the plane's marker must move). A deliberately
 broken explorer (its slider callback forgets to redraw), defined inside the same notebook, must
 fail that very assertion: the test proves it can fail.
+
+Issue 25's explorer items are checked in the page as a student sees it: every explorer image is
+shown at its natural size and its caption band (the top of the PNG: model, code units and values)
+has ink inside but none in its outermost columns, so no caption is cut by the figure's edge, and
+the AE and VAE panels of the interpolation are captioned differently (test_captions_fit);
+dragging a slider for about a second with the mouse shows several frames *during* the drag and
+settles on the slider's last value (frames per second and the lag after the last move are
+measured and printed; an explorer built with ``continuous_update=False`` shows no frame during
+the drag, so the check can fail: test_scrubbing); a slider moved with the arrow keys steps by its
+round step and the drawn value follows (test_keyboard).
 
 On failure the page, each image and JupyterLab's log are saved to a temporary directory named
 in the message. The server is shut down in all cases (fixture ``finally``). Run time: about
@@ -47,7 +57,11 @@ NOTEBOOK = "widgets_in_jupyterlab.ipynb"
 START_TIMEOUT = 90  # s: JupyterLab's server answering /api/status
 RUN_TIMEOUT = 90  # s: all cells executed and every widget drawn
 REDRAW_TIMEOUT = 10  # s: a slider release -> kernel -> new PNG in the page
-TITLE_FRACTION = 0.15  # top part of each explorer image that holds its title (not compared)
+TITLE_FRACTION = 0.17  # top part of each explorer image that holds its caption (not compared)
+CAPTION_FRACTION = {"frame": 0.13, "plane": 0.08}  # the caption band of a decoded frame / of the plane's title
+DRAG_MOVES, DRAG_PAUSE = 30, 0.04  # one scrub: 30 mouse moves 40 ms apart (~1.2 s)
+MIN_DRAG_FRAMES = 3  # "several frames during one drag"
+SETTLE = 1.5  # s without a new frame: the drag's frames are over
 
 SETUP = """\
 import numpy as np
@@ -68,6 +82,7 @@ EXPLORERS = {
     "latent_traversal": "widgets.latent_traversal(vae)",
     "latent_plane": "widgets.latent_plane(vae, points, np.arange(60) % 10)",
     "interpolation_explorer": 'widgets.interpolation_explorer({"AE": ae, "VAE": vae}, x[:1], x[1:])',
+    "on_release": "widgets.latent_explorer(ae, span=2.0, continuous_update=False)",
     "broken": '''\
 class BrokenExplorer(widgets.LatentExplorer):
     """Deliberately broken: its slider callback forgets to redraw."""
@@ -81,10 +96,14 @@ BrokenExplorer(widgets.LatentFrame(ae), [0, 1], np.zeros(2, np.float32), [(-2.0,
 
 #: how the first slider is moved: "mouse" drags the handle, "keyboard" focuses it and presses keys
 HOW = {"latent_explorer": "mouse", "latent_traversal": "keyboard", "latent_plane": "mouse",
-       "interpolation_explorer": "mouse", "broken": "mouse"}
+       "interpolation_explorer": "mouse", "on_release": "mouse", "broken": "mouse"}
 
 #: each explorer's images (latent_plane: the plane and the digit; interpolation: AE and VAE)
-N_IMAGES = {"latent_explorer": 1, "latent_traversal": 1, "latent_plane": 2, "interpolation_explorer": 2, "broken": 1}
+N_IMAGES = {"latent_explorer": 1, "latent_traversal": 1, "latent_plane": 2, "interpolation_explorer": 2,
+            "on_release": 1, "broken": 1}
+#: what each image is: a decoded frame (caption: model, then code units) or the latent plane
+KINDS = {"latent_explorer": ["frame"], "latent_traversal": ["frame"], "latent_plane": ["plane", "frame"],
+         "interpolation_explorer": ["frame", "frame"]}
 
 
 def _marker(name: str) -> str:
@@ -370,3 +389,144 @@ def test_broken_callback_is_caught(notebook_page, artifacts):
     assert str(saved) in str(info.value)  # the message names where the screenshots are
     assert {p.name for p in saved.iterdir()} == {"page.png", "image0_before.png", "image0_after.png"}
     shutil.rmtree(saved)  # an expected failure: do not leave its screenshots behind
+
+
+# --------------------------------------------------------------------------- issue 25: captions, scrubbing, keyboard
+_OBSERVE = """(imgs) => {
+  window.__aelabFrames = [];
+  imgs.forEach((img, i) => new MutationObserver(() => window.__aelabFrames.push([i, performance.now()]))
+      .observe(img, {attributes: true, attributeFilter: ["src"]}));
+}"""
+
+
+def _gray(png: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+
+
+def _number(text: str) -> float:
+    """The (last) number in a readout or status line: ``"drawn: t = 0.53 (12 ms)"`` -> 0.53."""
+    import re
+
+    found = re.findall(r"[+\-]?\d+(?:\.\d+)?", text.replace("\u2212", "-").split("(")[0])
+    if not found:
+        raise AssertionError(f"no number in {text!r}")
+    return float(found[-1])
+
+
+@pytest.mark.parametrize("name", list(KINDS))
+def test_captions_fit(notebook_page, name):
+    """Every explorer image is shown at its natural size, and its caption has ink but none at the PNG's edges."""
+    cell = _cell(notebook_page, name)
+    bands = []
+    for i, kind in enumerate(KINDS[name]):
+        img = cell.locator("img").nth(i)
+        img.scroll_into_view_if_needed()
+        _wait_drawn(img)
+        natural, shown = img.evaluate("el => [el.naturalWidth, el.getBoundingClientRect().width]")
+        assert abs(natural - shown) <= 1, f"{name} image {i}: a {natural}-px PNG shown {shown:.0f} px wide"
+        gray = _gray(img.screenshot())
+        band = gray[: int(CAPTION_FRACTION[kind] * gray.shape[0])] < 128  # dark pixels: text
+        assert band[:, 4:-4].any(), f"{name} image {i}: no caption"
+        edge = int(band[:, :4].sum() + band[:, -4:].sum())
+        assert edge == 0, f"{name} image {i}: its caption reaches the image's edge ({edge} dark pixels): cut off"
+        bands.append(band)
+    described = cell.locator(".aelab-alt").first.text_content()  # for screen readers: one sentence per image
+    assert described.count(".") >= len(KINDS[name]) and "decode" in described.lower(), described
+    if name == "interpolation_explorer":  # the AE and VAE panels are told apart by their captions
+        assert bands[0].shape != bands[1].shape or (bands[0] != bands[1]).any()
+
+
+def _drag(page, slider, moves: int = DRAG_MOVES, pause: float = DRAG_PAUSE, fraction: float = 0.5):
+    """Drag ``slider``'s handle over ``fraction`` of its track in ``moves`` mouse moves; returns page times (ms)."""
+    handle = slider.locator(".noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    track = slider.locator(".noUi-base, .noUi-target").first.bounding_box()
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    sign = 1 if x < track["x"] + track["width"] / 2 else -1
+    page.mouse.move(x, y)
+    page.mouse.down()
+    t0 = page.evaluate("performance.now()")
+    t_last = t0
+    for i in range(1, moves + 1):
+        page.mouse.move(x + sign * fraction * track["width"] * i / moves, y)
+        t_last = page.evaluate("performance.now()")
+        time.sleep(pause)
+    page.mouse.up()
+    return t0, t_last
+
+
+def _settled_frames(page, timeout: float = 20.0) -> list:
+    """The recorded frames once none has come for ``SETTLE`` seconds."""
+    deadline, count, quiet_since = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        frames = page.evaluate("window.__aelabFrames")
+        if len(frames) != count:
+            count, quiet_since = len(frames), time.monotonic()
+        elif time.monotonic() - quiet_since > SETTLE:
+            return frames
+        time.sleep(0.1)
+    return page.evaluate("window.__aelabFrames")
+
+
+def scrub(page, name: str) -> dict:
+    """Drag ``name``'s first slider for ~1.2 s; frames during the drag, frames per second, lag after the last move."""
+    cell = _cell(page, name)
+    imgs = [cell.locator("img").nth(i) for i in range(N_IMAGES[name])]
+    for img in imgs:
+        img.scroll_into_view_if_needed()
+        _wait_drawn(img)
+    page.evaluate(_OBSERVE, [img.element_handle() for img in imgs])
+    t0, t_last = _drag(page, cell.locator(".widget-slider").first)
+    frames = [t for i, t in _settled_frames(page) if i == 0]  # image 0's new pictures
+    during = [t for t in frames if t0 < t <= t_last]
+    readout = _number(cell.locator(".widget-readout").first.inner_text())
+    status = cell.locator(".aelab-status").first.inner_text()
+    return {"frames_during_drag": len(during), "drag_s": (t_last - t0) / 1e3,
+            "fps": len(during) / max((t_last - t0) / 1e3, 1e-9),
+            "lag_ms": (frames[-1] - t_last) if frames else float("inf"), "frames_total": len(frames),
+            "readout": readout, "drawn": _number(status) if status.startswith("drawn") else None, "status": status}
+
+
+@pytest.mark.parametrize("name", ["latent_explorer", "latent_plane", "interpolation_explorer"])
+def test_scrubbing(notebook_page, name, record_property):
+    """Issue 25.10: several frames while one drag lasts, and the image settles on the slider's last value."""
+    m = scrub(notebook_page, name)
+    record_property("scrub", m)
+    print(f"\n{name}: {m['frames_during_drag']} frames during a {m['drag_s']:.2f} s drag ({m['fps']:.1f} fps), "
+          f"lag after the last move {m['lag_ms']:.0f} ms; readout {m['readout']}, {m['status']!r}")
+    assert m["frames_during_drag"] >= MIN_DRAG_FRAMES, m
+    assert m["drawn"] == m["readout"], f"the last frame drew {m['drawn']}, the slider shows {m['readout']}"
+    assert m["lag_ms"] < 3000, m
+
+
+def test_scrubbing_check_fails_for_an_on_release_slider(notebook_page):
+    """The counterfactual: the same drag on a slider that updates on release shows no frame during the drag."""
+    m = scrub(notebook_page, "on_release")
+    print(f"\non_release: {m['frames_during_drag']} frames during the drag, {m['frames_total']} in all")
+    assert m["frames_during_drag"] == 0 and m["frames_total"] >= 1, m
+    assert m["drawn"] == m["readout"]
+
+
+def test_keyboard(notebook_page):
+    """Issue 25.12: a slider focused and moved with the arrow keys steps by its round step; the frame follows."""
+    cell = _cell(notebook_page, "latent_traversal")
+    slider = cell.locator(".widget-slider").nth(1)
+    handle = slider.locator(".noUi-handle").first
+    handle.scroll_into_view_if_needed()
+    before = _number(slider.locator(".widget-readout").first.inner_text())
+    handle.focus()
+    assert handle.evaluate("el => document.activeElement === el"), "the slider's handle cannot take the focus"
+    notebook_page.evaluate(_OBSERVE, [cell.locator("img").first.element_handle()])
+    for _ in range(10):
+        notebook_page.keyboard.press("ArrowLeft" if before > 0 else "ArrowRight")
+    _settled_frames(notebook_page)
+    after = _number(slider.locator(".widget-readout").first.inner_text())
+    assert abs(abs(after - before) - 10 * 0.02) < 1e-6, (before, after)  # ten steps of 0.02 (range 6 / 200, rounded)
+    status = cell.locator(".aelab-status").first.inner_text()
+    assert _number(status) == after and status.startswith("drawn: z["), status

@@ -28,6 +28,7 @@ ipywidgets is imported lazily.
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import time
 from collections.abc import Sequence
@@ -37,6 +38,8 @@ from aelab import _validation as check
 from .frame import code_caption
 
 __all__ = ["COALESCE_S", "SliderPanel", "check_in_range", "nice_step", "decimals"]
+
+_SR_ONLY = "position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap"
 
 #: Seconds a slider event waits for newer ones before the one redraw that serves them all.
 COALESCE_S = 0.005
@@ -124,7 +127,8 @@ class SliderPanel:
     step : float, optional
         Explicit step instead.
     alts : list of str, optional
-        Accessible description of each image (its ``title``, read by screen readers).
+        Description of each image, in the widget as text for screen readers only (``alts``,
+        ``description``).
     beside : bool
         Images to the right of the sliders (default: above them).
     extra : list of widgets
@@ -176,10 +180,14 @@ class SliderPanel:
                 tooltip=f"{name}: drag, or focus the handle and use the arrow keys",
                 layout=W.Layout(width="320px")))
         widths = [width_px] * n_images if isinstance(width_px, int) else list(width_px)
-        alts = list(alts) if alts is not None else [""] * len(widths)
-        self.images = [W.Image(format="png", layout=W.Layout(width=f"{w}px"), tooltip=a or None)
-                       for w, a in zip(widths, alts)]
+        self.images = [W.Image(format="png", layout=W.Layout(width=f"{w}px")) for w in widths]
+        # ipywidgets' Image has no alt attribute (and its tooltip breaks the view: DOMWidgetView.updateTooltip
+        # reads a `description` that Image lacks), so the images' description is text for screen readers only
+        self.alts = [str(a) for a in alts] if alts is not None else []
+        self.description = W.HTML(value="".join(f'<span style="{_SR_ONLY}">{html.escape(a)}.</span>' for a in self.alts))
+        self.description.add_class("aelab-alt")
         self.status = self.timing = W.Label(value="")
+        self.status.add_class("aelab-status")
         self.last_seconds = float("nan")
         self.drawn: list[float] = []
         self.requests = self.draws = 0
@@ -188,7 +196,7 @@ class SliderPanel:
         self._moved = 0
         for s in self.sliders:
             s.observe(self._on_change, names="value")
-        controls = W.VBox([*self.sliders, W.HBox([*extra, self.status])])
+        controls = W.VBox([*self.sliders, W.HBox([*extra, self.status]), self.description])
         self.widget = W.HBox([controls, *self.images]) if beside else W.VBox([W.HBox(self.images), controls])
 
     @staticmethod

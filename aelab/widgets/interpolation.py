@@ -94,6 +94,9 @@ class InterpolationExplorer(SliderPanel):
             out.append(frame.png())
         return out
 
+    def describe(self, values) -> str:
+        return f"t = {values[0]:.2f}"
+
     def set_t(self, t) -> float:
         """Move to ``t`` and redraw; returns the redraw's seconds.
 
