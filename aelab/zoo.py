@@ -84,7 +84,8 @@ from .files import atomic_write, check_file_name, clean_stale_temporaries
 from .runtime import ZOO_ENV, env_flag
 from .train import History
 
-__all__ = ["ZOO_ENV", "FORMAT", "UNKEYED", "zoo_dir", "fingerprint", "key_of", "cache_key", "fit_cached", "save"]
+__all__ = ["ZOO_ENV", "FORMAT", "UNKEYED", "zoo_dir", "fingerprint", "key_of", "model_code_key", "cache_key", "fit_cached",
+           "save"]
 
 #: Bumped whenever the key or the file layout changes: older entries are never matched.
 FORMAT = 3
@@ -358,7 +359,17 @@ def _global_key(value, what: str, active: set):
 
 
 def model_code_key(model: nn.Module) -> list:
-    """The code of every class in ``model`` (submodules included) and the functions stored on its modules."""
+    """The code of every class in ``model`` (submodules included) and the functions stored on its modules.
+
+    Part of :func:`cache_key` (issue 22: editing ``forward()`` of a notebook-defined class must give a new
+    key). Classes and their bases from installed libraries (``torch.nn.Linear``) are keyed by name only;
+    see the module docstring for what else is not seen.
+
+    Returns
+    -------
+    list
+        A JSON-serializable description, equal for two models exactly when their code is.
+    """
     classes, seen, active = [], set(), set()
     instance_functions = []
     for name, module in model.named_modules():
@@ -493,7 +504,7 @@ def fit_cached(name: str, build_model: Callable[[], nn.Module], data, *, cache: 
     ------
     TypeError
         If ``fit`` would not accept the arguments, an argument cannot be keyed (a lambda),
-        ``cache`` is not a bool, or ``build_model`` does not return an ``nn.Module``.
+        ``name`` is not a string, ``cache`` is not a bool, or ``build_model`` does not return an ``nn.Module``.
     ValueError
         If ``name`` is not a plain file-name prefix the filesystem accepts (a NUL byte, a ``/``,
         too many bytes), or fit would refuse an argument's value.
@@ -509,8 +520,10 @@ def fit_cached(name: str, build_model: Callable[[], nn.Module], data, *, cache: 
         root, a full disk: ``torch.save`` raises ``RuntimeError``): the trained model is returned anyway.
     """
     cache = check.flag(cache, "cache")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"name must be a non-empty string (a plain file-name prefix), got {name!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string (a plain file-name prefix), got {type(name).__name__}")
+    if not name:
+        raise ValueError("name must be a non-empty string (a plain file-name prefix)")
     if not callable(build_model) or isinstance(build_model, nn.Module):
         raise TypeError(f"build_model must be a function building the fresh model (e.g. "
                         f"lambda: MLPAutoencoder(dims)), got {type(build_model).__name__}")

@@ -268,6 +268,8 @@ def test_bad_builder(x):
 def test_bad_name(x, name):
     with pytest.raises(ValueError, match="name"):
         zoo.fit_cached(name, build, x, **FIT)
+    with pytest.raises(TypeError, match="name must be a string"):
+        zoo.fit_cached(3, build, x, **FIT)
 
 
 def test_fingerprint():
