@@ -359,3 +359,15 @@ def test_mmcs_is_one_for_a_permuted_rescaled_dictionary_and_takes_the_right_axes
         mean_max_cosine_similarity(torch.zeros(16, 2), true)
     with pytest.raises(TypeError, match="absolute"):
         mean_max_cosine_similarity(true, true, absolute=1)
+
+
+def test_cosine_ties_duplicates_are_neighbors_together():
+    # two duplicate database rows (and a scaled copy: the same direction) tie with the query's best match
+    db = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [3.0, 0.0], [1.0, 1.0]])
+    top = metrics.cosine_neighbors(torch.tensor([[2.0, 0.0]]), db, 3)[0]
+    assert set(top.tolist()) == {0, 2, 3}                              # all ties at cosine 1, in some order
+    labels = torch.tensor([0, 1, 0, 0, 1])
+    assert metrics.precision_at_k(torch.tensor([[2.0, 0.0]]), db, torch.tensor([0]), labels, 3) == 1.0
+    # exclude_self leaves out only the query's own row, not its duplicate
+    got = metrics.cosine_neighbors(db, db, 1, exclude_self=True)[:, 0]
+    assert got[0].item() in (2, 3) and got[2].item() in (0, 3)
