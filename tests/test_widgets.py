@@ -471,3 +471,16 @@ def test_each_widget_module_has_one_all_and_names_its_lecture():
         for public in mod.__all__:
             assert getattr(mod, public) is not None
     assert "_layers" not in "".join(p.read_text() for p in folder.glob("*.py"))
+
+
+def test_benchmark_drag_burst_coalesces(vae5):
+    """benchmarks.widget_updates.drag_burst: a 20-event burst draws fewer frames when coalesced, always the newest."""
+    from benchmarks.widget_updates import drag_burst
+
+    ex = latent_traversal(vae5, dims=[0, 1])
+    values = [[round(v, 2), 0.0] for v in np.linspace(-2, 2, 20)]
+    fast = drag_burst(ex, values, interval_s=0.002, coalesce=True)
+    ex.set_values([0.0, 0.0])
+    every = drag_burst(ex, values, interval_s=0.002, coalesce=False)
+    assert every.frames == 20 and fast.frames < 20 and fast.newest_drawn and every.newest_drawn
+    assert "redraw" not in vars(ex) and "request_redraw" not in vars(ex)  # the explorer is left as it was
