@@ -191,3 +191,33 @@ def test_library_flop_counter_counts_transposed_convolutions_by_their_input():
     assert throughput.library_train_flops_per_image(m) < 0.7 * throughput.train_flops_per_image(m)
     assert all(torch.equal(a, b) for a, b in zip(before, m.parameters())), "the count must not train the model"
     assert all(p.grad is None for p in m.parameters())
+
+
+@pytest.mark.parametrize("which, position, why", [
+    (0, 28 * 28, "outside the map"),        # torch: "invalid max index"
+    (0, -1, "negative"),
+    (1, 0, "another window"),               # a position in window (0, 0) stored for window (0, 1)
+    (0, 2 * 28 + 1, "another window"),      # row 2 belongs to window row 1, not 0
+])
+def test_forged_switches_are_a_clear_error(which, position, why):
+    """Issue 22.11: edited switches never reach torch's max_unpool2d ('invalid max index' or silent overwrites)."""
+    torch.manual_seed(0)
+    m = ConvAutoencoder(code_size=5, upsampling="max_unpool")
+    z, switches = m.encode_with_switches(torch.rand(2, 1, 28, 28))
+    forged = [s.clone() for s in switches]
+    cell = (1, 2, 0, 1) if why == "another window" and which == 1 else (1, 2, 0, 0)
+    forged[which][cell] = position
+    name = f"idx{which + 1}"
+    with pytest.raises(ValueError, match=rf"switches {name}: position -?\d+ at \(1, 2, 0, [01]\) is not inside its own "
+                                         r"2×2 pooling window.*encode_with_switches returned, unchanged"):
+        m.decode(z, forged)
+    assert m.decode(z, switches).shape == (2, 1, 28, 28)  # the genuine ones still decode
+
+
+def test_switches_of_other_images_are_accepted():
+    """Any image's switches are genuine switches: the lecture decodes one image's code with another's."""
+    torch.manual_seed(0)
+    m = ConvAutoencoder(code_size=5, upsampling="max_unpool")
+    z = m.encode(torch.rand(2, 1, 28, 28))
+    other = m.encode_with_switches(torch.rand(2, 1, 28, 28))[1]
+    assert torch.isfinite(m.decode(z, other)).all()

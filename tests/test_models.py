@@ -81,7 +81,7 @@ def test_linear_non_tensor_is_type_error():
         m([[0.0, 1.0, 2.0, 3.0]])
 
 
-@pytest.mark.parametrize("args, kwargs, match", [((784, 0), {}, "n_components"), ((784, 785), {}, "n_components <="),
+@pytest.mark.parametrize("args, kwargs, match", [((784, 0), {}, "code_size"), ((784, 785), {}, "code_size <="),
                                                  ((0, 0), {}, "n_features"),
                                                  ((784, 10), {"input_shape": (1, 28, 27)}, "input_shape")])
 def test_linear_bad_sizes_are_value_errors(args, kwargs, match):
@@ -89,8 +89,8 @@ def test_linear_bad_sizes_are_value_errors(args, kwargs, match):
         LinearAutoencoder(*args, **kwargs)
 
 
-@pytest.mark.parametrize("args, kwargs, match", [((784.0, 10), {}, "n_features"), ((784, True), {}, "n_components"),
-                                                 ((784, "10"), {}, "n_components"),
+@pytest.mark.parametrize("args, kwargs, match", [((784.0, 10), {}, "n_features"), ((784, True), {}, "code_size"),
+                                                 ((784, "10"), {}, "code_size"),
                                                  ((784, 10), {"tied": "yes"}, "tied"),
                                                  ((784, 10), {"input_shape": (1, 28.0, 28)}, r"input_shape\[1\]")])
 def test_linear_non_integer_sizes_are_type_errors(args, kwargs, match):
@@ -355,20 +355,164 @@ def test_numpy_integer_sizes_are_accepted_as_python_ints(int_type):
 
 @pytest.mark.parametrize("build, argument", [
     (lambda: LinearAutoencoder(True, 1), "n_features"),
-    (lambda: LinearAutoencoder(784, True), "n_components"),
-    (lambda: LinearAutoencoder(784, np.bool_(True)), "n_components"),
+    (lambda: LinearAutoencoder(784, True), "code_size"),
+    (lambda: LinearAutoencoder(784, np.bool_(True)), "code_size"),
     (lambda: MLPAutoencoder((784, 16, True)), r"dims\[2\]"),
     (lambda: VAE(784, True, 2), "hidden"),
     (lambda: VAE(784, (16, True), 2), r"hidden\[1\]"),
-    (lambda: VAE(784, 16, True), "latent"),
-    (lambda: VAE(784, 16, 2.0), "latent"),
+    (lambda: VAE(784, 16, True), "code_size"),
+    (lambda: VAE(784, 16, 2.0), "code_size"),
     (lambda: MLPAutoencoder((784, 16), input_shape=(True, 784)), r"input_shape\[0\]"),
 ])
 def test_true_is_not_a_size(build, argument):
-    with pytest.raises(TypeError, match=rf"{argument} must be a positive int.*got (np.True_|True|2.0)"):
+    with pytest.raises(TypeError, match=rf"{argument} must be an integer, got (np.True_|True|2.0)"):
         build()
 
 
 def test_activation_error_names_class_and_argument():
     with pytest.raises(ValueError, match=r"MLPAutoencoder: output_activation must be one of .*'softmax'"):
         MLPAutoencoder((4, 2), output_activation="softmax")
+
+
+# --- the base classes and the one code-size keyword ---------------------------------------
+
+from aelab.models import Autoencoder, VariationalAutoencoder  # noqa: E402
+
+AUTOENCODERS = {
+    "LinearAutoencoder": lambda: models.LinearAutoencoder(784, 3, input_shape=IMG),
+    "MLPAutoencoder": lambda: models.MLPAutoencoder((784, 16, 3), input_shape=IMG),
+    "ShallowAutoencoder": lambda: models.ShallowAutoencoder(784, 3, input_shape=IMG),
+    "ConvAutoencoder": lambda: models.ConvAutoencoder(code_size=3, channels=(2, 4)),
+    "StackedAutoencoder": lambda: models.StackedAutoencoder((784, 16, 3), input_shape=IMG),
+    "DocumentAutoencoder": lambda: models.DocumentAutoencoder((784, 16, 3)),
+    "VAE": lambda: models.VAE(784, 16, 3, input_shape=IMG),
+    "ConvVAE": lambda: models.ConvVAE(code_size=3, channels=(2, 4)),
+}
+
+
+def test_every_autoencoder_in_the_package_is_listed_here():
+    """A new family must inherit the base; this list (and the test below) must grow with it."""
+    classes = {name for name in models.__all__ if isinstance(getattr(models, name), type)
+               and issubclass(getattr(models, name), nn.Module)}
+    assert classes - {"Autoencoder", "VariationalAutoencoder", "RBM"} == set(AUTOENCODERS)
+
+
+@pytest.mark.parametrize("name", sorted(AUTOENCODERS))
+def test_every_model_inherits_the_base_and_keeps_its_contract(name):
+    m = AUTOENCODERS[name]()
+    assert isinstance(m, Autoencoder) and m.code_size == 3 and models.code_size(m) == 3
+    shape = (784,) if name == "DocumentAutoencoder" else IMG
+    assert m.input_shape == shape
+    x = torch.rand(2, *shape)
+    code = m.encode(x)
+    z = code[0] if isinstance(m, VariationalAutoencoder) else code
+    assert z.shape == (2, 3)
+    if name != "ConvAutoencoder":  # its max-unpool decode needs switches (tests/test_conv.py)
+        assert m.decode(z).shape == (2, *shape)
+    # checked encode/decode: one message style everywhere, naming the class and the expected shape
+    with pytest.raises(ValueError, match=rf"{name}\.encode expects shape \(N, {', '.join(map(str, shape))}\)"):
+        m.encode(torch.rand(2, 5))
+    with pytest.raises(ValueError, match=rf"{name}\.decode expects shape \(N, 3\)"):
+        m.decode(torch.rand(2, 4))
+    with pytest.raises(TypeError, match=r"x\.float\(\)"):
+        m.encode(x.double())
+    with pytest.raises(AttributeError):
+        m.code_size = 5  # read-only
+
+
+def test_the_rbm_is_not_an_autoencoder_but_has_a_code_size():
+    rbm = models.RBM(6, 3)
+    assert not isinstance(rbm, Autoencoder) and rbm.code_size == 3 == rbm.n_hidden
+
+
+def test_vaes_share_one_implementation():
+    for cls in (models.VAE, models.ConvVAE):
+        assert issubclass(cls, VariationalAutoencoder)
+        for method in ("encode", "decode", "reparameterize", "forward", "decoder_logvar"):
+            assert getattr(cls, method) is getattr(VariationalAutoencoder, method), (cls, method)
+    # the Gaussian likelihood comes with the base: the convolutional VAE has it too
+    cvae = models.ConvVAE(code_size=2, channels=(2, 4), decoder="gaussian")
+    assert cvae.likelihood == "gaussian" and cvae.decoder_logvar().shape == (1, 28, 28)
+    with pytest.raises(AttributeError, match="Bernoulli"):
+        models.ConvVAE(code_size=2, channels=(2, 4)).decoder_logvar()
+
+
+def test_a_new_family_gets_the_checks_from_the_base():
+    class Tiny(Autoencoder):
+        def __init__(self):
+            super().__init__(code_size=2, input_shape=(4,))
+            self.enc, self.dec = nn.Linear(4, 2), nn.Linear(2, 4)
+
+        def _encode(self, x):
+            return self.enc(x)
+
+        def _decode(self, z):
+            return self.dec(z)
+
+    m = Tiny()
+    assert m(torch.rand(3, 4)).shape == (3, 4)
+    with pytest.raises(ValueError, match=r"Tiny\.encode expects shape \(N, 4\)"):
+        m(torch.rand(3, 5))
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        m.decode([[0.0, 1.0]])
+
+    class Unfinished(Autoencoder):
+        pass
+
+    with pytest.raises(NotImplementedError, match="_encode"):
+        Unfinished(code_size=2, input_shape=(4,)).encode(torch.rand(1, 4))
+
+
+#: (old call, new call): the deprecated keyword and its replacement build the same model.
+RENAMED = [
+    ("LinearAutoencoder", lambda: models.LinearAutoencoder(8, n_components=3), lambda: models.LinearAutoencoder(8, code_size=3)),
+    ("ShallowAutoencoder", lambda: models.ShallowAutoencoder(8, hidden=3), lambda: models.ShallowAutoencoder(8, code_size=3)),
+    ("VAE", lambda: models.VAE(8, 4, latent=3), lambda: models.VAE(8, 4, code_size=3)),
+    ("ConvVAE", lambda: models.ConvVAE(latent=3, channels=(2, 4)), lambda: models.ConvVAE(code_size=3, channels=(2, 4))),
+    ("RBM", lambda: models.RBM(8, n_hidden=3), lambda: models.RBM(8, code_size=3)),
+]
+
+
+@pytest.mark.parametrize("name, old, new", RENAMED, ids=[r[0] for r in RENAMED])
+def test_old_code_size_keywords_still_work_with_a_deprecation_warning(name, old, new):
+    torch.manual_seed(0)
+    with pytest.warns(DeprecationWarning, match=rf"{name}\(\w+=\.\.\.\) is deprecated.*code_size=3"):
+        a = old()
+    torch.manual_seed(0)
+    b = new()
+    assert a.code_size == b.code_size == 3
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_old_attribute_names_still_read():
+    assert models.LinearAutoencoder(8, 3).n_components == 3
+    assert models.ShallowAutoencoder(8, 3).hidden == 3
+    assert models.VAE(8, 4, 3).latent == 3 and models.ConvVAE(code_size=3, channels=(2, 4)).latent == 3
+
+
+def test_code_size_given_twice_or_missing_is_a_type_error():
+    with pytest.raises(TypeError, match="given twice.*code_size and n_components"):
+        models.LinearAutoencoder(8, 3, n_components=3)
+    with pytest.raises(TypeError, match="missing the code size"):
+        models.ShallowAutoencoder(8)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        models.LinearAutoencoder(8, latent=3)  # an alias belongs to the model it was the keyword of
+
+
+def test_dims_and_code_size_build_the_same_network():
+    torch.manual_seed(0)
+    a = models.MLPAutoencoder((784, 32, 4), input_shape=IMG)
+    torch.manual_seed(0)
+    b = models.MLPAutoencoder((784, 32), code_size=4, input_shape=IMG)
+    assert a.dims == b.dims == (784, 32, 4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert models.StackedAutoencoder((20, 10), code_size=5).dims == (20, 10, 5)
+    assert models.DocumentAutoencoder((50, 10), code_size=2).code_size == 2
+    with pytest.raises(ValueError, match="at least 1 size"):
+        models.MLPAutoencoder((), code_size=4)
+
+
+def test_the_old_layers_module_name_still_imports():
+    from aelab.models import _layers, layers
+
+    assert _layers.check_size is layers.check_size and _layers.__all__ == layers.__all__

@@ -94,6 +94,41 @@ def test_closed_form_agrees_with_autograd_values_and_gradients(model64):
         assert torch.allclose(g_closed, g_auto, atol=1e-10)  # trains the same weights
 
 
+@pytest.mark.parametrize("method", ["vmap", "loop"])
+@pytest.mark.parametrize("chunk_size", [1, 3, 4, 7])
+def test_chunked_penalty_equals_the_unchunked_one_values_and_gradients(model64, method, chunk_size):
+    """Issue 22.13: the batch goes through the Jacobian in chunks; the number and its gradient do not change."""
+    x = _x(7)
+    whole = P.contractive_penalty(model64.encoder, x, method=method, chunk_size=len(x))
+    parts = P.contractive_penalty(model64.encoder, x, method=method, chunk_size=chunk_size)
+    assert parts.item() == pytest.approx(whole.item(), rel=1e-12)
+    g_whole = torch.autograd.grad(whole, list(model64.encoder.parameters()))
+    g_parts = torch.autograd.grad(parts, list(model64.encoder.parameters()))
+    assert all(torch.allclose(a, b, rtol=1e-10, atol=1e-14) for a, b in zip(g_whole, g_parts))
+
+
+def test_default_chunks_bound_the_jacobian_block(monkeypatch, model64):
+    sizes = []
+    real = P.encoder_jacobian
+
+    def spy(encode, x, **kw):
+        sizes.append(len(x))
+        return real(encode, x, **kw)
+
+    monkeypatch.setattr(P, "CHUNK_ENTRIES", 16 * 784 * 3)  # three images' (k=16, d=784) Jacobians per chunk
+    monkeypatch.setattr(P, "encoder_jacobian", spy)
+    x = _x(8)
+    chunked = P.contractive_penalty(model64.encoder, x)
+    assert sizes == [3, 3, 2]
+    assert chunked.item() == pytest.approx(P.contractive_sigmoid(model64.encode(x), model64.weight).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_chunk_size_is_checked(model64, bad, error):
+    with pytest.raises(error, match="chunk_size"):
+        P.contractive_penalty(model64.encoder, _x(2), chunk_size=bad)
+
+
 def test_closed_form_float32_agrees_to_1e_5_relative():
     torch.manual_seed(0)
     m = models.ShallowAutoencoder(784, 64, input_shape=data.IMAGE_SHAPE)

@@ -1,13 +1,15 @@
 """Autoencoder models, one file per family: ``encode(x) -> z``, ``decode(z) -> x_hat``, ``forward(x)``.
 
-Inputs are ``(N, *input_shape)``; images are ``(N, 1, 28, 28)`` float32 (pass
-``input_shape=aelab.data.IMAGE_SHAPE``). The flattening to ``(N, n_features)`` is an explicit
-``nn.Flatten`` layer, and the decoder's last layer is an explicit ``nn.Unflatten``. Every model
-exposes ``code_size`` (read it with :func:`code_size`), and checks what ``encode``/``decode``
-receive: a tensor of the model's dtype and device, of the right shape, or a ``TypeError`` /
-``ValueError`` that names the fix.
+Every autoencoder inherits :class:`Autoencoder` (:mod:`.base`; its docstring is the contract) and
+every VAE :class:`VariationalAutoencoder`: ``code_size`` (the code dimension, also the one
+constructor keyword for it), ``input_shape``, and ``encode``/``decode`` that check what they
+receive (a tensor of the model's dtype and device, of the right shape, or a ``TypeError`` /
+``ValueError`` that names the fix). Inputs are ``(N, *input_shape)``; images are
+``(N, 1, 28, 28)`` float32 (pass ``input_shape=aelab.data.IMAGE_SHAPE``). The flattening to
+``(N, n_features)`` is an explicit ``nn.Flatten`` layer, and the decoder's last layer an explicit
+``nn.Unflatten``.
 
-Families (a new one is a new file that imports the shared pieces from ``_layers``):
+Families, with the lecture that teaches each:
 
 - :mod:`.linear` — :class:`LinearAutoencoder` (lecture 01, PCA's subspace);
 - :mod:`.mlp` — :class:`MLPAutoencoder` (lecture 02, Hinton & Salakhutdinov 2006);
@@ -15,44 +17,47 @@ Families (a new one is a new file that imports the shared pieces from ``_layers`
   sparse, denoising and contractive autoencoders; optional dropout);
 - :mod:`.conv` — :class:`ConvAutoencoder` and its :class:`ConvAEConfig` (lecture 04: max-unpool,
   repeat or transposed-convolution decoders);
-- :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014);
-- :mod:`.rbm` — :class:`RBM` (lecture 05: Bernoulli RBM, free energy, CD-k statistics; its
-  training loop and the freezing/encoding helpers of greedy pretraining are in :mod:`aelab.pretrain`);
+- :mod:`.rbm` — :class:`RBM` (lecture 05: Bernoulli RBM, free energy, CD-k statistics; an energy
+  model, not an :class:`Autoencoder`; its training loop and the freezing/encoding helpers of greedy
+  pretraining are in :mod:`aelab.pretrain`);
 - :mod:`.stacked` — :class:`StackedAutoencoder` (lecture 05: sigmoid layers; ``from_layers`` unrolls
   pretrained RBMs or one-layer autoencoders; ``initialize`` draws small, Glorot or He weights);
-- to come: ``conv_vae.py`` (a convolutional VAE).
+- :mod:`.document` — :class:`DocumentAutoencoder` (lecture 06: word counts in, softmax logits out);
+- :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014) and :mod:`.conv_vae` —
+  :class:`ConvVAE` (lecture 07), both :class:`VariationalAutoencoder`.
 
-``_layers`` holds what they share: the layer-size check (:func:`~._layers.check_size`), the
-``Linear → activation`` stack (:func:`~._layers.linear_stack`), the activation table and the
-input check (:func:`~._layers.check_input`).
+A new family is a new file here whose class inherits :class:`Autoencoder`, plus one import line and
+one ``__all__`` entry below (``docs/architecture.md``). :mod:`.layers` holds what the families share:
+the layer-size check (:func:`~.layers.check_size`), the ``Linear → activation`` stack
+(:func:`~.layers.linear_stack`), the activation table and the input check
+(:func:`~.layers.check_input`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .base import Autoencoder, VariationalAutoencoder
 from .conv import ConvAEConfig, ConvAutoencoder
+from .conv_vae import ConvVAE
+from .document import DocumentAutoencoder
 from .linear import LinearAutoencoder
 from .mlp import MLPAutoencoder
 from .rbm import RBM
 from .shallow import ShallowAutoencoder
+from .stacked import StackedAutoencoder
 from .vae import VAE
-from .document import DocumentAutoencoder
-from .conv_vae import ConvVAE
-from .stacked import StackedAutoencoder  # lecture 05: unrolled RBMs / stacked autoencoders
 
-__all__ = ["ConvAEConfig", "ConvAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "RBM", "VAE", "code_size"]
-__all__ += ["DocumentAutoencoder"]
-__all__ += ["ShallowAutoencoder"]  # lecture 03: one sigmoid hidden layer as the code
-__all__ += ["ConvVAE"]
-__all__ += ["StackedAutoencoder"]
+__all__ = ["Autoencoder", "VariationalAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "ShallowAutoencoder",
+           "ConvAEConfig", "ConvAutoencoder", "RBM", "StackedAutoencoder", "DocumentAutoencoder", "VAE", "ConvVAE",
+           "code_size"]
 
 
 def code_size(model) -> int:
     """The code dimension k of an autoencoder: its ``code_size`` attribute.
 
-    The one way to ask a model for its code size (widgets, plots and checks use it). All of
-    :mod:`aelab.models` expose ``code_size``; a hand-built model can set one.
+    The one way to ask a model for its code size (widgets, plots and checks use it). Every
+    :class:`Autoencoder` (and the :class:`RBM`) exposes ``code_size``; a hand-built model can set one.
 
     Parameters
     ----------

@@ -29,7 +29,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ._layers import check_input, check_size, check_sizes, make_activation
+from .. import _validation
+from .base import Autoencoder
+from .layers import check_size, check_sizes, make_activation
+
+__all__ = ["ConvAEConfig", "ConvAutoencoder", "RepeatUpsample", "UPSAMPLING"]
 
 #: The decoder's ways of doubling the resolution.
 UPSAMPLING = ("max_unpool", "repeat", "transposed")
@@ -74,8 +78,7 @@ class ConvAEConfig:
     def __post_init__(self):
         owner = _OWNER
         object.__setattr__(self, "code_size", check_size(self.code_size, "code_size", owner=owner))
-        if self.upsampling not in UPSAMPLING:
-            raise ValueError(f"{owner}: upsampling must be one of {list(UPSAMPLING)}, got {self.upsampling!r}")
+        _validation.choice(self.upsampling, f"{owner}: upsampling", UPSAMPLING)
         shape = check_sizes(self.input_shape, "input_shape", owner=owner)
         if len(shape) != 3 or shape[1] % 4 or shape[2] % 4:
             raise ValueError(f"{owner}: input_shape must be (C, H, W) with H and W divisible by 4 (two 2×2 "
@@ -90,8 +93,7 @@ class ConvAEConfig:
             raise ValueError(f"{owner}: kernel_size must be odd (padding k // 2 keeps the size), got {k}")
         object.__setattr__(self, "kernel_size", k)
         make_activation(self.output_activation, argument="output_activation", owner=owner)
-        if not isinstance(self.channels_last, bool):
-            raise TypeError(f"{owner}: channels_last must be True or False, got {self.channels_last!r}")
+        object.__setattr__(self, "channels_last", _validation.flag(self.channels_last, f"{owner}: channels_last"))
 
 
 class RepeatUpsample(nn.Module):
@@ -108,7 +110,7 @@ class RepeatUpsample(nn.Module):
         return h[:, :, :, None, :, None].expand(n, c, height, 2, width, 2).reshape(n, c, 2 * height, 2 * width)
 
 
-class ConvAutoencoder(nn.Module):
+class ConvAutoencoder(Autoencoder):
     """A convolutional autoencoder with a mirrored decoder and configurable unpooling.
 
     Build it from a :class:`ConvAEConfig`, from keyword arguments, or both (keywords override
@@ -142,7 +144,6 @@ class ConvAutoencoder(nn.Module):
     """
 
     def __init__(self, config: ConvAEConfig | None = None, **overrides):
-        super().__init__()
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(ConvAEConfig)})
         if unknown:
             raise TypeError(f"{_OWNER}: unknown argument(s) {unknown}; the hyper-parameters are the fields of "
@@ -151,8 +152,8 @@ class ConvAutoencoder(nn.Module):
             raise TypeError(f"{_OWNER}: config must be a ConvAEConfig, got {type(config).__name__}")
         cfg = dataclasses.replace(config or ConvAEConfig(), **overrides) if overrides or config is None \
             else config
+        super().__init__(code_size=cfg.code_size, input_shape=cfg.input_shape)
         self.config = cfg
-        self.input_shape = cfg.input_shape
         (c0, h, w), (c1, c2), k = cfg.input_shape, cfg.channels, cfg.kernel_size
         self._small = (c2, h // 4, w // 4)
         flat = c2 * (h // 4) * (w // 4)
@@ -179,11 +180,6 @@ class ConvAutoencoder(nn.Module):
         return nn.ModuleDict({"unpool": nn.MaxUnpool2d(2), "deconv": deconv})
 
     @property
-    def code_size(self) -> int:
-        """The code dimension k."""
-        return self.config.code_size
-
-    @property
     def upsampling(self) -> str:
         """``"max_unpool"``, ``"repeat"`` or ``"transposed"``."""
         return self.config.upsampling
@@ -200,14 +196,14 @@ class ConvAutoencoder(nn.Module):
         TypeError, ValueError
             On input of another dtype, shape or device than the model's (shared check).
         """
-        check_input(x, self.input_shape, f"{_OWNER}.encode", like=self.conv1.weight)
+        self.check_input(x)
         h, idx1 = self.pool(torch.relu(self.conv1(x)))   # (N, c1, H/2, W/2)
         h, idx2 = self.pool(torch.relu(self.conv2(h)))   # (N, c2, H/4, W/4)
         z = self.to_code(h.flatten(1))                   # (N, k)
         return z, (idx1, idx2)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, C, H, W) -> (N, code_size)``: the code (float32). Errors as :meth:`encode_with_switches`."""
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W) -> (N, code_size)``: the code (float32)."""
         return self.encode_with_switches(x)[0]
 
     def _check_switches(self, switches, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -224,12 +220,15 @@ class ConvAutoencoder(nn.Module):
         if not isinstance(switches, (tuple, list)) or len(switches) != 2:
             raise TypeError(f"{what}: switches must be the pair (idx1, idx2) from encode_with_switches, "
                             f"got {type(switches).__name__}")
-        for name, s, shape in zip(("idx1", "idx2"), switches, expected):
+        for name, s, shape, size in zip(("idx1", "idx2"), switches, expected, ((h, w), (h // 2, w // 2))):
             if not isinstance(s, torch.Tensor) or s.dtype != torch.int64:
                 raise TypeError(f"{what}: switches {name} must be an int64 tensor from encode_with_switches")
             if tuple(s.shape) != shape:
                 raise ValueError(f"{what}: switches {name} must have shape {shape} (one per code), "
                                  f"got {tuple(s.shape)}")
+            if s.device != self.from_code.weight.device:
+                raise ValueError(f"{what}: switches {name} are on {s.device}, the model on {self.from_code.weight.device}")
+            _check_switch_positions(s, size, f"{what}: switches {name}")
         return tuple(switches)
 
     def _stage(self, stage: nn.Module, h: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
@@ -255,17 +254,43 @@ class ConvAutoencoder(nn.Module):
             If ``z`` is not a float tensor of the model's dtype, or switches are not int64 tensors.
         ValueError
             If ``z`` is not ``(N, code_size)`` or on another device; for max-unpool, if
-            ``switches`` is missing (a code with no input behind it) or of the wrong shape.
+            ``switches`` is missing (a code with no input behind it), of the wrong shape, or a
+            position is not inside its own 2×2 pooling window (forged or from another model).
         """
-        check_input(z, (self.code_size,), f"{_OWNER}.decode", like=self.from_code.weight, model_input=False)
-        idx1 = idx2 = None
+        self.check_code(z)
         if self.upsampling == "max_unpool":
-            idx1, idx2 = self._check_switches(switches, z.shape[0])
+            switches = self._check_switches(switches, z.shape[0])
+        return self._decode(z, switches)
+
+    def _decode(self, z: torch.Tensor, switches=None) -> torch.Tensor:
+        """The decoder on a checked code (and checked switches for max-unpool)."""
+        idx1, idx2 = switches if self.upsampling == "max_unpool" else (None, None)
         h = torch.relu(self.from_code(z)).unflatten(1, self._small)  # (N, c2, H/4, W/4)
         h = torch.relu(self._stage(self.up2, h, idx2))               # (N, c1, H/2, W/2)
         return self.out_act(self._stage(self.up1, h, idx1))          # (N, C, H, W)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, H, W) -> (N, C, H, W)``: encode, then decode (with this input's own switches)."""
-        z, switches = self.encode_with_switches(x)  # (N, k), indices
-        return self.decode(z, switches)             # (N, C, H, W)
+        z, switches = self.encode_with_switches(x)  # (N, k), the model's own pooling indices
+        return self._decode(z, switches)            # (N, C, H, W)
+
+
+def _check_switch_positions(idx: torch.Tensor, size: tuple[int, int], what: str) -> None:
+    """Raise ValueError unless every switch points inside its own 2×2 window of the ``size`` map.
+
+    ``MaxPool2d(2, return_indices=True)`` gives, for output cell ``(i, j)``, the flat position
+    ``r * W + c`` in the ``H×W`` input with ``r // 2 == i`` and ``c // 2 == j``. Anything else
+    (a forged or edited index, switches of a larger image) would reach torch's ``max_unpool2d``,
+    which raises "invalid max index" for positions outside the map and silently overwrites
+    values for positions in another window.
+    """
+    height, width = size
+    h, w = idx.shape[-2:]
+    rows, cols = torch.div(idx, width, rounding_mode="floor"), idx % width
+    own_row = torch.arange(h, device=idx.device).view(h, 1)
+    own_col = torch.arange(w, device=idx.device).view(1, w)
+    inside = (idx >= 0) & (idx < height * width) & (rows // 2 == own_row) & (cols // 2 == own_col)
+    if not bool(inside.all()):
+        bad = tuple(int(v) for v in (~inside).nonzero()[0])
+        raise ValueError(f"{what}: position {int(idx[bad])} at {bad} is not inside its own 2×2 pooling window of the "
+                         f"{height}×{width} map; pass the switches encode_with_switches returned, unchanged")

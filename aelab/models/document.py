@@ -14,10 +14,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._layers import check_input, check_sizes, linear_stack, make_activation
+from .base import Autoencoder, dims_with_code
+from .layers import linear_stack, make_activation
+
+__all__ = ["DocumentAutoencoder"]
 
 
-class DocumentAutoencoder(nn.Module):
+class DocumentAutoencoder(Autoencoder):
     """A deep autoencoder for bag-of-words count vectors.
 
     ``encode`` takes word counts ``(N, V)`` and feeds ``log(1 + counts)`` (which tames long
@@ -30,9 +33,12 @@ class DocumentAutoencoder(nn.Module):
     Parameters
     ----------
     dims : sequence of int
-        ``(V, hidden…, k)``, e.g. ``(2000, 250, 10)``; at least two, all positive.
+        ``(V, hidden…, k)``, e.g. ``(2000, 250, 10)``; at least two, all positive. With
+        ``code_size=`` given, ``dims`` stop before the code: ``(V, hidden…)``.
     activation : str
         Hidden nonlinearity (``"relu"``, ``"tanh"``, ``"sigmoid"``, ``"elu"``, ``"gelu"``).
+    code_size : int, optional
+        The code dimension k, appended to ``dims``.
 
     Attributes
     ----------
@@ -46,50 +52,39 @@ class DocumentAutoencoder(nn.Module):
         On bad ``dims`` (fewer than two, a non-integer or a size below 1) or an unknown activation.
     """
 
-    def __init__(self, dims: Sequence[int], activation: str = "relu"):
-        super().__init__()
+    def __init__(self, dims: Sequence[int], activation: str = "relu", *, code_size: int | None = None):
         owner = type(self).__name__
-        self.dims = check_sizes(dims, "dims", owner=owner, min_len=2)
+        dims = dims_with_code(owner, dims, code_size)
+        super().__init__(code_size=dims[-1], input_shape=dims[:1])
+        self.dims = dims
         make_activation(activation, owner=owner)
         self.activation = activation
         self.encoder = nn.Sequential(*linear_stack(self.dims, activation))          # linear code layer
         self.decoder = nn.Sequential(*linear_stack(self.dims[::-1], activation))    # logits
 
     @property
-    def code_size(self) -> int:
-        """The code dimension k (``dims[-1]``)."""
-        return self.dims[-1]
-
-    @property
     def vocabulary_size(self) -> int:
         """V (``dims[0]``)."""
         return self.dims[0]
 
-    def encode(self, counts: torch.Tensor) -> torch.Tensor:
-        """``(N, V)`` word counts (float, >= 0) ``-> (N, k)`` codes of ``log(1 + counts)``.
+    def check_input(self, counts, what: str | None = None) -> None:
+        """Word counts: ``(N, V)`` of the model's dtype and device, every count >= 0.
 
         Raises
         ------
         TypeError, ValueError
-            On input of another dtype, shape or device than the model's; ValueError on a negative count.
+            On input of another dtype, shape or device than the model's (see
+            :meth:`aelab.models.Autoencoder.check_input`); ValueError on a negative count.
         """
-        check_input(counts, (self.vocabulary_size,), "DocumentAutoencoder.encode", like=self.encoder[0].weight)
+        super().check_input(counts, what)
         if counts.numel() and bool(counts.detach().min() < 0):        # log(1 + count) needs count > -1
-            raise ValueError("DocumentAutoencoder.encode: counts must be word counts >= 0, got a negative value")
+            raise ValueError(f"{what or 'DocumentAutoencoder.encode'}: counts must be word counts >= 0, "
+                             "got a negative value")
+
+    def _encode(self, counts: torch.Tensor) -> torch.Tensor:
+        """``(N, V)`` word counts (float, >= 0) ``-> (N, k)`` codes of ``log(1 + counts)``."""
         return self.encoder(torch.log1p(counts))  # (N, k)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``(N, k) -> (N, V)`` logits; ``softmax(dim=1)`` gives each document's word distribution.
-
-        Raises
-        ------
-        TypeError, ValueError
-            If ``z`` is not ``(N, k)`` of the model's dtype and device.
-        """
-        check_input(z, (self.code_size,), "DocumentAutoencoder.decode", like=self.decoder[0].weight,
-                    model_input=False)
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``(N, k) -> (N, V)`` logits; ``softmax(dim=1)`` gives each document's word distribution."""
         return self.decoder(z)  # (N, V) logits
-
-    def forward(self, counts: torch.Tensor) -> torch.Tensor:
-        """``(N, V)`` counts ``-> (N, V)`` logits."""
-        return self.decode(self.encode(counts))

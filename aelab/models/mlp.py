@@ -7,10 +7,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._layers import check_input, check_sizes, linear_stack, make_activation, resolve_input_shape
+from .base import Autoencoder, dims_with_code
+from .layers import linear_stack, make_activation, resolve_input_shape
+
+__all__ = ["MLPAutoencoder"]
 
 
-class MLPAutoencoder(nn.Module):
+class MLPAutoencoder(Autoencoder):
     """A deep (fully connected) autoencoder with a mirrored decoder.
 
     ``dims=(784, 1000, 500, 250, 30)`` builds Hinton & Salakhutdinov's (2006) encoder
@@ -25,7 +28,10 @@ class MLPAutoencoder(nn.Module):
     Parameters
     ----------
     dims : sequence of int
-        Layer sizes from input to code, at least two, all positive (Python or NumPy ints).
+        Layer sizes from the input to the code, at least two, all positive (Python or NumPy ints):
+        ``dims[-1]`` is the code size. With ``code_size=`` given, ``dims`` stop before the code:
+        ``MLPAutoencoder((784, 1000, 500, 250), code_size=30)`` is
+        ``MLPAutoencoder((784, 1000, 500, 250, 30))``.
     activation : str
         Hidden nonlinearity: ``"relu"``, ``"sigmoid"``, ``"tanh"``, ``"elu"``, ``"gelu"``.
     output_activation : str
@@ -33,11 +39,14 @@ class MLPAutoencoder(nn.Module):
     input_shape : tuple of int, optional
         Shape of one example, e.g. ``(1, 28, 28)``; product must equal ``dims[0]``.
         Default ``(dims[0],)``.
+    code_size : int, optional
+        The code dimension k, appended to ``dims``.
 
     Attributes
     ----------
     encoder : nn.Sequential — ``Flatten, Linear, act, …, Linear`` (linear code layer)
     decoder : nn.Sequential — ``Linear, act, …, Linear, output act, Unflatten``
+    dims : tuple of int — every layer size, input to code
     code_size : int — ``dims[-1]``
 
     Raises
@@ -50,12 +59,12 @@ class MLPAutoencoder(nn.Module):
     """
 
     def __init__(self, dims: Sequence[int], activation: str = "relu", output_activation: str = "sigmoid",
-                 input_shape: Sequence[int] | None = None):
-        super().__init__()
+                 input_shape: Sequence[int] | None = None, *, code_size: int | None = None):
         owner = type(self).__name__
-        dims = check_sizes(dims, "dims", owner=owner, min_len=2)
+        dims = dims_with_code(owner, dims, code_size)
+        super().__init__(code_size=dims[-1],
+                         input_shape=resolve_input_shape(input_shape, dims[0], owner=owner, features_name="dims[0]"))
         self.dims = dims
-        self.input_shape = resolve_input_shape(input_shape, dims[0], owner=owner, features_name="dims[0]")
         make_activation(activation, owner=owner)  # check both names before building anything
         make_activation(output_activation, argument="output_activation", owner=owner)
         self.activation, self.output_activation = activation, output_activation
@@ -63,38 +72,10 @@ class MLPAutoencoder(nn.Module):
         self.decoder = nn.Sequential(*linear_stack(dims[::-1], activation, output_activation),
                                      nn.Unflatten(1, self.input_shape))
 
-    @property
-    def code_size(self) -> int:
-        """The code dimension k (``dims[-1]``)."""
-        return self.dims[-1]
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, *input_shape) -> (N, dims[-1])``: the code.
-
-        Raises
-        ------
-        TypeError, ValueError
-            On input of another dtype, shape or device than the model's; images into a flat
-            model name the fix ``input_shape=(1, 28, 28)``.
-        """
-        check_input(x, self.input_shape, "MLPAutoencoder.encode", like=self.encoder[1].weight)
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, *input_shape) -> (N, dims[-1])``: the code."""
         return self.encoder(x)  # (N, code)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``(N, dims[-1]) -> (N, *input_shape)``: the reconstruction from a code.
-
-        Raises
-        ------
-        TypeError
-            If ``z`` is not a floating-point tensor of the model's dtype (float32).
-        ValueError
-            If ``z`` is not ``(N, dims[-1])`` (a single code needs ``z.unsqueeze(0)``) or is on
-            another device than the model.
-        """
-        check_input(z, (self.code_size,), "MLPAutoencoder.decode", like=self.decoder[0].weight, model_input=False)
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``(N, dims[-1]) -> (N, *input_shape)``: the reconstruction from a code."""
         return self.decoder(z)  # (N, *input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, *input_shape) -> (N, *input_shape)``."""
-        z = self.encode(x)  # (N, code)
-        return self.decode(z)  # (N, *input_shape)

@@ -22,7 +22,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._layers import check_input, check_size
+from .. import _validation
+from ..errors import TrainingDiverged
+from .base import code_size_argument
+from .layers import check_input, check_size
 
 __all__ = ["RBM", "CDStatistics"]
 
@@ -50,16 +53,25 @@ class RBM(nn.Module):
 
     Parameters
     ----------
-    n_visible, n_hidden : int
-        Numbers of visible units (784 for MNIST pixels) and hidden units (positive ints).
+    n_visible : int
+        Number of visible units (784 for MNIST pixels), a positive int.
+    code_size : int
+        Number of hidden units (the code of an RBM used as one layer of an encoder), a positive int.
     seed : int
         Seeds the initial weights: ``W ~ N(0, 0.01²)``, biases zero (Hinton's guide, section 8).
+    n_hidden : int, optional
+        Deprecated alias of ``code_size`` (``DeprecationWarning``).
+
+    The RBM is an energy model, not an autoencoder: it does not inherit
+    :class:`aelab.models.Autoencoder`, though ``encode``/``decode`` (the conditional
+    probabilities) let it stand as one layer of an unrolled stack.
 
     Attributes
     ----------
     W : nn.Parameter, ``(n_hidden, n_visible)``
     b_visible : nn.Parameter, ``(n_visible,)``
     b_hidden : nn.Parameter, ``(n_hidden,)``
+    n_hidden : int — the number of hidden units (``code_size``)
     code_size : int — ``n_hidden``
 
     Inputs are flat ``(N, n_visible)`` float tensors with values in [0, 1] (grey levels are read
@@ -68,22 +80,22 @@ class RBM(nn.Module):
     Raises
     ------
     TypeError, ValueError
-        On a size that is not a positive integer.
+        On a size that is not a positive integer, or a seed that is not a non-negative integer.
     """
 
-    def __init__(self, n_visible: int, n_hidden: int, *, seed: int = 0):
+    def __init__(self, n_visible: int, code_size: int | None = None, *, seed: int = 0, n_hidden: int | None = None):
         super().__init__()
         owner = type(self).__name__
         self.n_visible = check_size(n_visible, "n_visible", owner=owner)
-        self.n_hidden = check_size(n_hidden, "n_hidden", owner=owner)
-        g = torch.Generator().manual_seed(int(seed))
+        self.n_hidden = code_size_argument(owner, code_size, n_hidden=n_hidden)
+        g = torch.Generator().manual_seed(_validation.seed(seed, f"{owner}: seed"))
         self.W = nn.Parameter(0.01 * torch.randn(self.n_hidden, self.n_visible, generator=g))
         self.b_visible = nn.Parameter(torch.zeros(self.n_visible))
         self.b_hidden = nn.Parameter(torch.zeros(self.n_hidden))
 
     @property
     def code_size(self) -> int:
-        """The number of hidden units."""
+        """The number of hidden units (``n_hidden``)."""
         return self.n_hidden
 
     def _check_v(self, v: torch.Tensor, what: str) -> None:
@@ -166,14 +178,25 @@ class RBM(nn.Module):
 
         Raises
         ------
+        TypeError
+            If ``k`` is not an integer (NumPy integers accepted), or ``v`` not a float tensor of
+            the model's dtype.
         ValueError
-            If ``k < 1`` or ``v`` leaves [0, 1].
+            If ``k < 1``, ``v`` is empty or leaves [0, 1].
+        aelab.train.TrainingDiverged
+            If the RBM's weights hold NaN or infinite values (a learning rate too large for
+            :meth:`cd_step`), instead of torch's "Expected p_in >= 0" from the sampler.
         """
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"RBM.contrastive_divergence: k must be an integer >= 1, got {k!r}")
+        k = _validation.integer(k, "RBM.contrastive_divergence: k", minimum=1)
         self._check_v(v, "RBM.contrastive_divergence")
+        if v.shape[0] == 0:
+            raise ValueError("RBM.contrastive_divergence: v holds no examples (shape (0, n_visible)); "
+                             "the statistics are averages over the batch")
         _check_unit_range(v, "RBM.contrastive_divergence")
         p_h0 = self.hidden_probs(v)
+        if bool(torch.isnan(p_h0).any()):  # NaN weights: torch.bernoulli would fail with "Expected p_in >= 0"
+            raise TrainingDiverged("RBM.contrastive_divergence: the RBM's weights hold NaN or infinite values (a "
+                                   "learning rate too large diverged earlier); rebuild the RBM and lower lr")
         h = torch.bernoulli(p_h0, generator=generator)
         for _ in range(k):
             v_k = self.visible_probs(h)
@@ -197,15 +220,21 @@ class RBM(nn.Module):
 
         Raises
         ------
+        TypeError
+            If ``lr`` is not a number (NumPy scalars accepted).
         ValueError
-            If ``lr`` is not a positive number, or as :meth:`contrastive_divergence`.
+            If ``lr`` is not a positive finite number, or as :meth:`contrastive_divergence`.
+        aelab.train.TrainingDiverged
+            If the update made a weight NaN or infinite (the learning rate is too large): the
+            message names ``lr``.
         """
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
-            raise ValueError(f"RBM.cd_step: lr must be a positive number, got {lr!r}")
+        lr = _validation.real(lr, "RBM.cd_step: lr", low=0.0, low_open=True)
         stats = self.contrastive_divergence(v, k, generator=generator)
-        self.W.add_(stats["W"], alpha=lr)
-        self.b_visible.add_(stats["b_visible"], alpha=lr)
-        self.b_hidden.add_(stats["b_hidden"], alpha=lr)
+        for name, param in (("W", self.W), ("b_visible", self.b_visible), ("b_hidden", self.b_hidden)):
+            param.add_(lr * stats[name])  # lr * Δθ, not alpha=lr: an lr beyond float32's range gives inf, not an error
+        if not all(bool(torch.isfinite(p).all()) for p in (self.W, self.b_visible, self.b_hidden)):
+            raise TrainingDiverged(f"RBM.cd_step diverged: a weight became NaN or infinite after the update with "
+                                   f"lr={lr:g}; lower the learning rate (Hinton's guide starts at 0.01-0.1)")
         return float((v - stats.reconstruction).pow(2).sum(dim=1).mean())
 
     @torch.no_grad()

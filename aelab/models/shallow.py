@@ -13,18 +13,22 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._layers import check_input, check_size, make_activation, resolve_input_shape
+from .. import _validation
+from .base import Autoencoder, code_size_argument
+from .layers import check_size, make_activation, resolve_input_shape
+
+__all__ = ["ShallowAutoencoder"]
 
 
-class ShallowAutoencoder(nn.Module):
+class ShallowAutoencoder(Autoencoder):
     """``x → h = act(W x + b) → x_hat = out(W' h + c)``: one hidden layer, the code.
 
     Parameters
     ----------
     n_features : int
         Input size d (784 for MNIST).
-    hidden : int
-        Code size k; ``k > d`` is an *overcomplete* autoencoder.
+    code_size : int
+        Code size k (the hidden layer is the code); ``k > d`` is an *overcomplete* autoencoder.
     activation : str
         The code's nonlinearity (``"sigmoid"`` default; ``"relu"``, ``"tanh"``, ...,
         ``"identity"`` for a linear code).
@@ -35,6 +39,8 @@ class ShallowAutoencoder(nn.Module):
         0 for none. Inactive in ``eval()`` mode, so ``encode`` in eval mode is deterministic.
     input_shape : tuple of int, optional
         Shape of one example, e.g. ``(1, 28, 28)``; default ``(n_features,)``.
+    hidden : int, optional
+        Deprecated alias of ``code_size`` (``DeprecationWarning``).
 
     Attributes
     ----------
@@ -49,16 +55,15 @@ class ShallowAutoencoder(nn.Module):
         ``input_shape`` or ``dropout`` outside ``[0, 1)``.
     """
 
-    def __init__(self, n_features: int, hidden: int, activation: str = "sigmoid", output_activation: str = "sigmoid",
-                 dropout: float = 0.0, input_shape: Sequence[int] | None = None):
-        super().__init__()
+    def __init__(self, n_features: int, code_size: int | None = None, activation: str = "sigmoid",
+                 output_activation: str = "sigmoid", dropout: float = 0.0, input_shape: Sequence[int] | None = None,
+                 *, hidden: int | None = None):
         owner = type(self).__name__
         n_features = check_size(n_features, "n_features", owner=owner)
-        hidden = check_size(hidden, "hidden", owner=owner)
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"{owner}: dropout must be a probability in [0, 1), got {dropout!r}")
-        self.input_shape = resolve_input_shape(input_shape, n_features, owner=owner, features_name="n_features")
-        self.n_features, self.hidden, self.dropout = n_features, hidden, float(dropout)
+        hidden = code_size_argument(owner, code_size, hidden=hidden)
+        dropout = _validation.probability(dropout, f"{owner}: dropout")
+        super().__init__(code_size=hidden, input_shape=resolve_input_shape(input_shape, n_features, owner=owner))
+        self.n_features, self.dropout = n_features, dropout
         self.activation, self.output_activation = activation, output_activation
         self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(n_features, hidden), make_activation(activation, owner=owner))
         drop = [nn.Dropout(dropout)] if dropout > 0 else []
@@ -67,26 +72,19 @@ class ShallowAutoencoder(nn.Module):
                                      nn.Unflatten(1, self.input_shape))
 
     @property
-    def code_size(self) -> int:
-        """The code dimension k."""
-        return self.hidden
+    def hidden(self) -> int:
+        """The code dimension k: ``code_size`` (this model's old keyword)."""
+        return self.code_size
 
     @property
     def weight(self) -> torch.Tensor:
         """The encoder's weight matrix W, ``(k, d)`` (row j: the filter of code unit j)."""
         return self.encoder[1].weight
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, *input_shape) -> (N, k)``: the code ``act(W x + b)``."""
-        check_input(x, self.input_shape, f"{type(self).__name__}.encode", like=self.encoder[1].weight)
         return self.encoder(x)  # (N, k)
 
-    def decode(self, h: torch.Tensor) -> torch.Tensor:
+    def _decode(self, h: torch.Tensor) -> torch.Tensor:
         """``(N, k) -> (N, *input_shape)`` (dropout on ``h`` first, in training mode only)."""
-        check_input(h, (self.hidden,), f"{type(self).__name__}.decode", like=self.encoder[1].weight,
-                    model_input=False)
         return self.decoder(h)  # (N, *input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, *input_shape) -> (N, *input_shape)``."""
-        return self.decode(self.encode(x))

@@ -19,7 +19,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._layers import check_input, check_sizes, make_activation, resolve_input_shape
+from .. import _validation
+from .base import Autoencoder, dims_with_code
+from .layers import make_activation, resolve_input_shape
 
 __all__ = ["StackedAutoencoder", "initialize", "layer_weights"]
 
@@ -90,17 +92,17 @@ def initialize(model: nn.Module, scheme: str, *, seed: int = 0, std: float = 0.0
     Raises
     ------
     TypeError
-        If ``model`` is not an ``nn.Module``.
+        If ``model`` is not an ``nn.Module``, ``std`` not a number or ``seed`` not an integer.
     ValueError
-        On an unknown scheme, or a ``std`` that is not a positive finite number.
+        On an unknown scheme, a ``std`` that is not a positive finite number, or a negative seed.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"initialize expects a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not 0 < std < float("inf"):
-        raise ValueError(f"initialize: std must be a positive finite number, got {std!r}")
-    if scheme not in INIT_SCHEMES:
-        raise ValueError(f"initialize: scheme must be one of {INIT_SCHEMES}, got {scheme!r}")
-    g = torch.Generator().manual_seed(int(seed))
+    std = _validation.real(std, "initialize: std")  # a finite number
+    if std <= 0:
+        raise ValueError(f"initialize: std must be a positive finite number, got {std:g}")
+    _validation.choice(scheme, "initialize: scheme", INIT_SCHEMES)
+    g = torch.Generator().manual_seed(_validation.seed(seed, "initialize: seed"))
     with torch.no_grad():
         for m in model.modules():
             if not isinstance(m, nn.Linear):
@@ -124,7 +126,7 @@ def initialize(model: nn.Module, scheme: str, *, seed: int = 0, std: float = 0.0
     return model
 
 
-class StackedAutoencoder(nn.Module):
+class StackedAutoencoder(Autoencoder):
     """A deep autoencoder whose every layer, code included, is ``Linear → activation``.
 
     ``dims=(784, 256, 64)`` builds the encoder 784→256→64 and the decoder 64→256→784, all
@@ -133,13 +135,16 @@ class StackedAutoencoder(nn.Module):
     Parameters
     ----------
     dims : sequence of int
-        Layer sizes from input to code, at least two.
+        Layer sizes from input to code, at least two (``dims[-1]`` is the code size); with
+        ``code_size=`` given, ``dims`` stop before the code.
     activation : str
         Hidden and code nonlinearity (``"sigmoid"``, ``"relu"``, ...).
     output_activation : str
         ``"sigmoid"`` (pixels in [0, 1]) or ``"identity"``.
     input_shape : tuple of int, optional
         Shape of one example, e.g. ``(1, 28, 28)``; default ``(dims[0],)``.
+    code_size : int, optional
+        The code dimension k, appended to ``dims``.
 
     Attributes
     ----------
@@ -154,11 +159,12 @@ class StackedAutoencoder(nn.Module):
     """
 
     def __init__(self, dims: Sequence[int], activation: str = "sigmoid", output_activation: str = "sigmoid",
-                 input_shape: Sequence[int] | None = None):
-        super().__init__()
+                 input_shape: Sequence[int] | None = None, *, code_size: int | None = None):
         owner = type(self).__name__
-        self.dims = check_sizes(dims, "dims", owner=owner, min_len=2)
-        self.input_shape = resolve_input_shape(input_shape, self.dims[0], owner=owner, features_name="dims[0]")
+        dims = dims_with_code(owner, dims, code_size)
+        super().__init__(code_size=dims[-1],
+                         input_shape=resolve_input_shape(input_shape, dims[0], owner=owner, features_name="dims[0]"))
+        self.dims = dims
         self.activation, self.output_activation = activation, output_activation
         enc: list[nn.Module] = [nn.Flatten()]
         for a, b in zip(self.dims[:-1], self.dims[1:]):
@@ -173,29 +179,17 @@ class StackedAutoencoder(nn.Module):
         self.encoder = nn.Sequential(*enc)
         self.decoder = nn.Sequential(*dec, nn.Unflatten(1, self.input_shape))
 
-    @property
-    def code_size(self) -> int:
-        """The code dimension ``dims[-1]``."""
-        return self.dims[-1]
-
     def linear_layers(self) -> list[nn.Linear]:
         """The ``nn.Linear`` layers from input to output (encoder first), ``2 (len(dims) − 1)`` of them."""
         return [m for m in (*self.encoder, *self.decoder) if isinstance(m, nn.Linear)]
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, *input_shape) -> (N, dims[-1])``."""
-        check_input(x, self.input_shape, f"{type(self).__name__}.encode", like=self.encoder[1].weight)
         return self.encoder(x)  # (N, code)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
         """``(N, dims[-1]) -> (N, *input_shape)``."""
-        check_input(z, (self.code_size,), f"{type(self).__name__}.decode", like=self.decoder[0].weight,
-                    model_input=False)
         return self.decoder(z)  # (N, *input_shape)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, *input_shape) -> (N, *input_shape)``."""
-        return self.decode(self.encode(x))
 
     @classmethod
     def from_layers(cls, layers: Sequence, *, input_shape: Sequence[int] | None = None,
