@@ -1,13 +1,14 @@
-"""Corruption functions of aelab.data (lecture 03): masking, salt-and-pepper, Gaussian; PSNR; the circle toy."""
+"""aelab.noise (lecture 03): masking, salt-and-pepper and Gaussian corruption, add_noise, jitter; the
+denoising objective's input/target; the names re-exported by aelab.noise."""
 
 import math
 
 import pytest
 import torch
 
-from aelab import data
+from aelab import data, noise
 
-CORRUPTIONS = [data.gaussian_noise, data.masking_noise, data.salt_and_pepper]
+CORRUPTIONS = [noise.gaussian_noise, noise.masking_noise, noise.salt_and_pepper]
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_seeded_determinism_and_global_rng_untouched(images, corrupt):
 @pytest.mark.parametrize("p", [0.1, 0.25, 0.5, 0.9])
 def test_masking_fraction_and_zeros(p):
     x = torch.full((200, 784), 0.7)  # no zeros: every corrupted value changes
-    out = data.masking_noise(x, p, generator=torch.Generator().manual_seed(0))
+    out = noise.masking_noise(x, p, generator=torch.Generator().manual_seed(0))
     changed = out != x
     frac = changed.double().mean().item()
     sd = math.sqrt(p * (1 - p) / x.numel())
@@ -55,7 +56,7 @@ def test_masking_fraction_and_zeros(p):
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.6])
 def test_salt_and_pepper_fraction_and_values(p):
     x = torch.full((200, 784), 0.5)
-    out = data.salt_and_pepper(x, p, generator=torch.Generator().manual_seed(0))
+    out = noise.salt_and_pepper(x, p, generator=torch.Generator().manual_seed(0))
     changed = out != x
     sd = math.sqrt(p * (1 - p) / x.numel())
     assert abs(changed.double().mean().item() - p) < 5 * sd
@@ -67,19 +68,19 @@ def test_salt_and_pepper_fraction_and_values(p):
 
 def test_gaussian_std_and_clipping():
     x = torch.full((40000,), 0.5)
-    out = data.gaussian_noise(x, 0.1, generator=torch.Generator().manual_seed(0))
+    out = noise.gaussian_noise(x, 0.1, generator=torch.Generator().manual_seed(0))
     assert abs((out - x).std().item() - 0.1) < 0.003
     assert abs((out - x).mean().item()) < 0.003
-    edge = data.gaussian_noise(torch.zeros(10000), 0.5, generator=torch.Generator().manual_seed(0))
+    edge = noise.gaussian_noise(torch.zeros(10000), 0.5, generator=torch.Generator().manual_seed(0))
     assert edge.min() == 0 and abs((edge == 0).double().mean().item() - 0.5) < 0.03  # half clipped at 0
 
 
 @pytest.mark.parametrize("corrupt", CORRUPTIONS)
 def test_p_zero_is_identity_and_one_corrupts_all(images, corrupt):
     assert torch.equal(corrupt(images, 0.0), images)
-    if corrupt is data.masking_noise:
+    if corrupt is noise.masking_noise:
         assert (corrupt(images, 1.0) == 0).all()
-    if corrupt is data.salt_and_pepper:
+    if corrupt is noise.salt_and_pepper:
         full = corrupt(images, 1.0)
         assert ((full == 0) | (full == 1)).all()
 
@@ -87,7 +88,7 @@ def test_p_zero_is_identity_and_one_corrupts_all(images, corrupt):
 @pytest.mark.parametrize("corrupt", CORRUPTIONS)
 @pytest.mark.parametrize("p", [-0.1, 1.5, float("nan"), float("inf")])
 def test_p_outside_unit_interval_is_value_error(images, corrupt, p):
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+    with pytest.raises(ValueError, match=r"must be in \[0, 1\]|must be a number, got nan|must be finite"):
         corrupt(images, p)
 
 
@@ -102,37 +103,11 @@ def test_bad_types(images, corrupt):
 
 
 def test_add_noise_dispatches_to_the_named_functions(images):
-    for kind, fn in [("gaussian", data.gaussian_noise), ("masking", data.masking_noise),
-                     ("salt_pepper", data.salt_and_pepper)]:
-        a = data.add_noise(images, kind, 0.3, generator=torch.Generator().manual_seed(2))
+    for kind, fn in [("gaussian", noise.gaussian_noise), ("masking", noise.masking_noise),
+                     ("salt_pepper", noise.salt_and_pepper)]:
+        a = noise.add_noise(images, kind, 0.3, generator=torch.Generator().manual_seed(2))
         b = fn(images, 0.3, generator=torch.Generator().manual_seed(2))
         assert torch.equal(a, b)
-
-
-def test_psnr_known_values():
-    x = torch.zeros(2, 1, 4, 4)
-    x_hat = torch.stack([torch.full((1, 4, 4), 0.1), torch.full((1, 4, 4), 0.01)])
-    got = data.psnr(x_hat, x)
-    assert got.shape == (2,)
-    assert torch.allclose(got, torch.tensor([20.0, 40.0]), atol=1e-4)  # MSE 1e-2 -> 20 dB, 1e-4 -> 40 dB
-    assert torch.isinf(data.psnr(x, x)).all()
-    with pytest.raises(ValueError, match="same shape"):
-        data.psnr(x_hat, x[:1])
-
-
-def test_circle_manifold():
-    pts = data.circle_manifold(400, 0.0, radius=2.0, seed=1)
-    assert pts.shape == (400, 2) and pts.dtype == torch.float32
-    assert torch.allclose(pts.norm(dim=1), torch.full((400,), 2.0), atol=1e-5)
-    assert torch.equal(pts, data.circle_manifold(400, 0.0, radius=2.0, seed=1))
-    assert not torch.equal(pts, data.circle_manifold(400, 0.0, radius=2.0, seed=2))
-    angles = torch.atan2(pts[:, 1], pts[:, 0])
-    assert torch.histc(angles, bins=4, min=-math.pi, max=math.pi).min() > 70  # covers the whole circle
-    noisy = data.circle_manifold(4000, 0.1, seed=0)
-    assert abs((noisy.norm(dim=1) - 1).std().item() - 0.1) < 0.01
-    for kwargs in ({"n": 1}, {"noise": -0.1}, {"radius": 0.0}):
-        with pytest.raises(ValueError):
-            data.circle_manifold(**kwargs)
 
 
 # --- the denoising objective: corrupted input, clean target (the classic bug, both ways) ------------
@@ -195,9 +170,9 @@ def test_the_denoising_test_catches_both_classic_bugs():
 
 # --- bad input gets an error that names what was expected (review r03) ------------------------------
 
-@pytest.mark.parametrize("corrupt", [data.gaussian_noise, data.salt_and_pepper])
+@pytest.mark.parametrize("corrupt", [noise.gaussian_noise, noise.salt_and_pepper])
 def test_values_outside_unit_interval_or_nan_are_rejected(images, corrupt):
-    with pytest.raises(ValueError, match=r"values in \[0, 1\].*max 3"):
+    with pytest.raises(ValueError, match=r"pixel values in \[0, 1\].*got values in \[.*, 3"):
         corrupt(images * 3, 0.1)
     with pytest.raises(ValueError, match="NaN"):
         corrupt(torch.full((2, 3), float("nan")), 0.1)
@@ -206,7 +181,7 @@ def test_values_outside_unit_interval_or_nan_are_rejected(images, corrupt):
 def test_masking_accepts_codes_outside_unit_interval():
     # zeroing is meaningful for any values (the codes of a stacked denoising autoencoder)
     codes = torch.randn(50, 40, generator=torch.Generator().manual_seed(0)) * 3
-    out = data.masking_noise(codes, 0.5, generator=torch.Generator().manual_seed(1))
+    out = noise.masking_noise(codes, 0.5, generator=torch.Generator().manual_seed(1))
     assert ((out == 0) | (out == codes)).all() and (out == 0).any()
 
 
@@ -223,37 +198,77 @@ def test_generator_must_be_a_torch_generator_and_numpy_p_is_fine(images, corrupt
 
 def test_add_noise_level_errors():
     x = torch.rand(3, 4)
-    with pytest.raises(TypeError, match="level must be a number"):
-        data.add_noise(x, "masking", "0.1")
+    with pytest.raises(TypeError, match="level must be a real number"):
+        noise.add_noise(x, "masking", "0.1")
+    with pytest.raises(ValueError, match="level must be a number, got nan"):
+        noise.add_noise(x, "masking", float("nan"))
     with pytest.raises(ValueError, match="level must be in"):
-        data.add_noise(x, "masking", float("nan"))
-
-
-def test_psnr_and_circle_bad_input():
-    with pytest.raises(TypeError, match="floating-point"):
-        data.psnr(torch.ones(2, 3, dtype=torch.uint8), torch.zeros(2, 3, dtype=torch.uint8))
-    with pytest.raises(TypeError, match="tensors"):
-        data.psnr([[1.0]], torch.zeros(1, 1))
-    with pytest.raises(ValueError, match="integer >= 2"):
-        data.circle_manifold(2.5)
-    with pytest.raises(TypeError, match="noise must be a number"):
-        data.circle_manifold(5, "a")
-    with pytest.raises(ValueError, match="finite"):
-        data.circle_manifold(5, radius=float("inf"))
-    with pytest.raises(TypeError, match="seed must be an int"):
-        data.circle_manifold(5, seed=1.5)
+        noise.add_noise(x, "masking", 1.5)
 
 
 def test_jitter_adds_unclipped_gaussian_noise_of_the_given_std():
-    from aelab import data
+    from aelab import data, noise
 
     x = torch.zeros(20000, 2)
-    y = data.jitter(x, 0.5, generator=torch.Generator().manual_seed(0))
+    y = noise.jitter(x, 0.5, generator=torch.Generator().manual_seed(0))
     assert y.shape == x.shape and y.dtype == x.dtype and torch.equal(x, torch.zeros(20000, 2))
     assert abs(float(y.std()) - 0.5) < 0.01 and float(y.min()) < 0  # not clipped to [0, 1]
-    again = data.jitter(x, 0.5, generator=torch.Generator().manual_seed(0))
+    again = noise.jitter(x, 0.5, generator=torch.Generator().manual_seed(0))
     assert torch.equal(y, again)
     with pytest.raises(ValueError, match="std"):
-        data.jitter(x, -1.0)
+        noise.jitter(x, -1.0)
     with pytest.raises(TypeError, match="floating-point"):
-        data.jitter(torch.zeros(3, dtype=torch.long), 0.1)
+        noise.jitter(torch.zeros(3, dtype=torch.long), 0.1)
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "masking", "salt_pepper"])
+def test_add_noise_kinds(images, kind):
+    before = images.clone()
+    g = torch.Generator().manual_seed(0)
+    noisy = noise.add_noise(images, kind, 0.3, generator=g)
+    assert noisy.shape == images.shape and noisy.dtype == images.dtype
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    assert torch.equal(images, before)  # input untouched
+    assert not torch.equal(noisy, images)
+    again = noise.add_noise(images, kind, 0.3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(noisy, again)
+    assert torch.equal(noise.add_noise(images, kind, 0.0), images)
+    changed = (noisy != images).float().mean().item()
+    if kind == "masking":
+        assert 0.25 < changed < 0.35 and (noisy[noisy != images] == 0).all()
+    if kind == "salt_pepper":
+        assert 0.25 < changed < 0.35 and ((noisy[noisy != images] == 0) | (noisy[noisy != images] == 1)).all()
+
+
+def test_add_noise_gaussian_level_is_std():
+    x = torch.full((20000,), 0.5)
+    noisy = noise.add_noise(x, "gaussian", 0.1, generator=torch.Generator().manual_seed(0))
+    assert abs((noisy - x).std().item() - 0.1) < 0.005
+
+
+@pytest.mark.parametrize("kind, level", [("poisson", 0.3), ("gaussian", -0.1), ("masking", 1.5),
+                                         ("salt_pepper", float("nan"))])
+def test_add_noise_bad_args(images, kind, level):
+    with pytest.raises(ValueError):
+        noise.add_noise(images, kind, level)
+
+
+def test_salt_and_pepper_is_independent_bernoulli_not_a_fixed_count():
+    """Issue 19 item 22: the docstring says which form is implemented; the counts show it.
+
+    Vincent et al.'s fixed-count form corrupts exactly round(p·D) values of every image; the
+    Bernoulli form gives Binomial(D, p) counts, whose spread across images is sqrt(D p (1 - p)).
+    """
+    x = torch.full((2000, 784), 0.5)
+    for corrupt in (noise.salt_and_pepper, noise.masking_noise):
+        counts = (corrupt(x, 0.3, generator=torch.Generator().manual_seed(0)) != x).sum(1).double()
+        assert abs(counts.mean().item() - 0.3 * 784) < 1.0
+        assert abs(counts.std().item() / math.sqrt(784 * 0.3 * 0.7) - 1) < 0.1  # not 0, as a fixed count would give
+        assert "independent" in corrupt.__doc__ and "Binomial(D" in corrupt.__doc__
+
+
+def test_aelab_data_reexports_the_corruptions():
+    for name in ("gaussian_noise", "masking_noise", "salt_and_pepper", "add_noise", "jitter"):
+        assert getattr(data, name) is getattr(noise, name)
+    assert sorted(noise.__all__) == sorted(
+        ["CORRUPTIONS", "add_noise", "gaussian_noise", "masking_noise", "salt_and_pepper", "jitter"])
