@@ -15,6 +15,7 @@ hold its 82,115 noun synsets.
 
 from __future__ import annotations
 
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -45,6 +46,7 @@ _WORDNET_INSTALL = ("Fix: `sudo apt-get install wordnet-base` (installs WordNet 
 _WORDNET_ZIP_MEMBER = "wordnet/data.noun"
 #: Noun synsets in WordNet 3.0's ``data.noun`` (Princeton's release statistics, ``wnstats(7WN)``).
 _WORDNET30_NOUN_SYNSETS = 82115
+_NOUN_POINTER = re.compile(rb" (\d{8}) n [0-9a-f]{4}(?= )")
 _REINSTALL = ("Fix: `sudo apt-get install --reinstall wordnet-base` (or delete NLTK's corpora/wordnet and "
               "corpora/wordnet.zip and download it again).")
 
@@ -138,7 +140,6 @@ def _parse_wordnet_nouns(file: Path) -> tuple[list[str], list[int]]:
     if not raw.endswith(b"\n"):
         raise damaged(f"it does not end with a newline ({len(raw)} bytes): the file is truncated")
     glosses, lexfiles, starts, position = [], [], set(), 0
-    targets: list[tuple[int, int]] = []                              # (noun offset pointed to, line number)
     header = b""
     for number, line in enumerate(raw.split(b"\n")[:-1], start=1):
         start, position = position, position + len(line) + 1
@@ -156,27 +157,20 @@ def _parse_wordnet_nouns(file: Path) -> tuple[list[str], list[int]]:
             raise damaged(f"line {number} names lexicographer file {lexfile}, not a noun file (03-28)")
         head, gloss = line.split(b" | ", 1)
         try:
-            tokens = head.split()
-            at = 4 + 2 * int(tokens[3], 16)                         # p_cnt follows the w_cnt (word, lex_id) pairs
-            pointers = tokens[at + 1:at + 1 + 4 * int(tokens[at])]
-            if len(pointers) % 4:
-                raise ValueError("pointer list cut short")
-        except (IndexError, ValueError):
-            raise damaged(f"line {number} has a malformed word or pointer list ({line[:60]!r})") from None
-        targets.extend((int(pointers[i + 1]), number) for i in range(0, len(pointers), 4) if pointers[i + 2] == b"n")
-        try:
             glosses.append(gloss.decode("utf-8").strip())
         except UnicodeDecodeError:
             raise damaged(f"line {number} is not valid text") from None
         lexfiles.append(lexfile)
-        starts.add(start)
+        starts.add(fields[0])                                        # as written: 8 digits
     if not glosses:
         raise damaged("it holds no synset lines")
-    missing = [(offset, number) for offset, number in targets if offset not in starts]
+    # pointers to noun synsets: "pointer_symbol synset_offset n source/target" (8 decimal, 4 hex digits)
+    missing = set(_NOUN_POINTER.findall(raw)) - starts
     if missing:
-        offset, number = missing[0]
+        offset = int(min(missing))
+        number = raw.count(b"\n", 0, raw.index(b" %08d n " % offset)) + 1
         raise damaged(f"line {number} points to the synset at byte {offset}, but no synset line starts there "
-                      f"({len(missing)} such pointers; the file has {len(raw)} bytes): the file is truncated "
+                      f"({len(missing)} such offsets; the file has {len(raw)} bytes): the file is truncated "
                       "or lines were lost")
     if b"WordNet 3.0" in header and len(glosses) != _WORDNET30_NOUN_SYNSETS:
         raise damaged(f"it holds {len(glosses)} noun synsets, but WordNet 3.0 has {_WORDNET30_NOUN_SYNSETS}")
