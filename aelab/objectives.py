@@ -30,7 +30,7 @@ from torch import nn
 from .losses import squared_error_per_image, vae_loss
 
 __all__ = ["TOTAL", "Parts", "Objective", "as_parts", "split_parts", "LossObjective", "loss_objective", "Denoising",
-           "denoising", "KLWarmup", "resolve_objective"]
+           "denoising", "KLWarmup", "resolve_objective", "ELBO"]
 
 #: What an objective returns: a scalar total, ``{"total": ..., name: part}``, or ``(total, *parts)``.
 Parts = Union[torch.Tensor, Mapping[str, Any], tuple, list]
@@ -274,4 +274,3 @@ class ELBO:
         return {TOTAL: recon + self.current_beta * kl, "recon": recon, "kl": kl}
 
 
-__all__ += ["ELBO"]

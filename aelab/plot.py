@@ -1,7 +1,9 @@
 """Figures for the lectures: image grids, reconstructions, code scatter plots, loss curves.
 
 Every function returns a ``matplotlib.figure.Figure`` (and works headless). matplotlib is
-imported lazily so that models, losses and their tests do not need it.
+imported lazily so that models, losses and their tests do not need it. First used in lecture 01
+(``image_grid``, ``reconstruction_rows``, ``loss_curves``) and lecture 02 (``code_scatter``);
+every later lecture draws with them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+
+__all__ = ["image_grid", "reconstruction_rows", "code_scatter", "loss_curves"]
 
 
 def _plt():
