@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# Set up aelab on a fresh machine (idempotent): a virtual environment in .venv holding the
-# package in editable mode, a matching torch/torchvision pair (constraints.txt) and the test
-# tools; plus Debian's dataset-fashion-mnist (full Fashion-MNIST offline) and wordnet-base
-# (WordNet 3.0, lecture 06) and chromium (the browser test) where apt is usable.
+# Set up aelab on a fresh machine (idempotent): a virtual environment in .venv holding every package at
+# the version requirements.lock pins (one lock for Linux, macOS and Windows; scripts/lock.sh makes it from
+# pyproject.toml and constraints.txt), then the package itself in editable mode; plus Debian's
+# dataset-fashion-mnist (full Fashion-MNIST offline) and wordnet-base (WordNet 3.0, lecture 06) and
+# chromium (the browser tests) where apt is usable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
+"${pip[@]}" -r requirements.lock
+"${pip[@]}" --no-deps -e .  # every dependency came from the lock
 
 # Debian packages: full Fashion-MNIST (lectures 04, 06), WordNet 3.0 (lecture 06's glosses) and headless
-# Chromium for the browser test (Playwright drives /usr/bin/chromium; it never downloads a browser).
+# Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never downloads a browser).
 need=()
 [ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need+=(dataset-fashion-mnist)
 [ -e /usr/share/wordnet/data.noun ] || need+=(wordnet-base)
-[ -x /usr/bin/chromium ] || need+=(chromium)  # the browser test drives JupyterLab in it (never a browser download)
+[ -x /usr/bin/chromium ] || need+=(chromium)  # the browser tests drive JupyterLab and the site in it
 if [ ${#need[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
