@@ -1,4 +1,4 @@
-"""What every explorer shares: sliders that redraw while dragged, keep only the newest request, and refuse codes outside their range.
+"""What every explorer shares: sliders that redraw while dragged, newest value only, and refuse bad codes alike.
 
 Every explorer (lecture 02's :func:`~aelab.widgets.latent_explorer`, lecture 07's
 :func:`~aelab.widgets.latent_traversal`, :func:`~aelab.widgets.latent_plane`,
