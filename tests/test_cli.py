@@ -547,3 +547,322 @@ def test_a_long_summary_is_never_cut_inside_math():
     text = "An encoder maps $x \\in \\mathbb{R}^D$ to a code $z = f(x) \\in \\mathbb{R}^k$ " + "and more " * 30 + "."
     cut = site._first_sentence(text, limit=60)
     assert cut.endswith("…") and cut.count("$") % 2 == 0 and len(cut) <= 60
+
+
+# --------------------------------------------------------------------------- one notebook must not kill the build
+
+JUNK_LIST_CELLS = [new_code_cell("import json, os\n"
+                                 "with open(os.environ['AELAB_REPORT_FILE'], 'a') as f:\n"
+                                 "    f.write(json.dumps([1, 2, 3]) + '\\n')")]
+JUNK_BYTES_CELLS = [new_code_cell("import os\n"
+                                  "with open(os.environ['AELAB_REPORT_FILE'], 'ab') as f:\n"
+                                  "    f.write(b'\\xff\\xfe not utf-8\\n')")]
+SEED_CELLS = [new_code_cell("import os, aelab\n"
+                            "aelab.record('kernel_seed', float(os.environ.get('AELAB_SEED', '-1')))\n"
+                            "aelab.claim(True, 'a claim after the junk')")]
+
+
+def test_junk_in_the_report_file_fails_only_that_notebook(tmp_path):
+    """A JSON list or invalid UTF-8 in the report file: that notebook fails, the others run, the index is final."""
+    _write(tmp_path / "lectures" / "01_list.ipynb", JUNK_LIST_CELLS)
+    _write(tmp_path / "lectures" / "02_bytes.ipynb", JUNK_BYTES_CELLS)
+    _write(tmp_path / "lectures" / "03_fine.ipynb", SEED_CELLS)
+    proc = run_aelab("build", "--quick", "--root", tmp_path, "--dirs", "lectures", "--seed", "3", tmp=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads((tmp_path / "_build" / "report.json").read_text(encoding="utf-8"))
+    by_path = {nb["path"]: nb for nb in report["notebooks"]}
+    assert by_path["lectures/01_list.ipynb"]["status"] == "failed"
+    assert "line 1 is a JSON list" in by_path["lectures/01_list.ipynb"]["error"]
+    assert by_path["lectures/02_bytes.ipynb"]["status"] == "failed"
+    assert "invalid UTF-8" in by_path["lectures/02_bytes.ipynb"]["error"]
+    fine = by_path["lectures/03_fine.ipynb"]
+    assert fine["status"] == "ok" and fine["records"][0]["value"] == 3.0  # --seed reached the kernel
+    assert report["seed"] == 3 and report["not_run"] == [] and report["stopped"] is None
+    index = (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
+    assert "Build in progress" not in index and "report file" in index
+    assert not (tmp_path / "_build" / build_mod.LOCK_NAME).exists()
+    assert not (tmp_path / "_build" / ".aelab-reserve").exists()
+
+
+def test_read_kernel_report_keeps_good_entries_and_names_the_junk(tmp_path):
+    path = tmp_path / "r.jsonl"
+    good = {"kind": "claim", "text": "t", "status": "held", "detail": ""}
+    record = {"kind": "record", "name": "x", "value": 1.0}
+    path.write_bytes((json.dumps(good) + "\n" + json.dumps(record) + "\n").encode() + b'{"kind": "claim"}\n'
+                     + b'"a string"\n' + b'{"kind": "claim", "text": "cut sh')
+    claims, records, problem = build_mod.read_kernel_report(path)
+    assert claims == [good] and records == [record]
+    assert "line 3 is not an aelab claim or record" in problem and "line 4 is a JSON str" in problem
+    assert "line 5" not in problem  # the last line cut short by a killed kernel is not junk
+    path.write_bytes(json.dumps(good).encode() + b"\n")
+    assert build_mod.read_kernel_report(path) == ([good], [], "")
+    assert build_mod.read_kernel_report(tmp_path / "missing") == ([], [], "")
+
+
+def _fake_notebooks(tmp_path, n=3):
+    for i in range(1, n + 1):
+        _write(tmp_path / "lectures" / f"0{i}_x.ipynb", AFTER_CELLS)
+
+
+def test_a_page_that_cannot_be_published_fails_only_its_notebook(tmp_path, monkeypatch):
+    _fake_notebooks(tmp_path)
+
+    def fake_execute(path, root, out, *, quick, timeout, nav=None):
+        if path.name == "02_x.ipynb":
+            raise RuntimeError("the renderer choked\nsecond line")
+        return NotebookResult(path=path.relative_to(root).as_posix())
+
+    monkeypatch.setattr(build_mod, "execute_notebook", fake_execute)
+    report = build(tmp_path, tmp_path / "_build", quick=True, progress=False)
+    assert [r.status for r in report.notebooks] == ["ok", "failed", "ok"]
+    assert report.notebooks[1].error == "its page could not be published (RuntimeError: the renderer choked)"
+
+
+def _stopped_line(err: str) -> str:
+    """The one line (besides the progress bar) a stopped build prints; no traceback."""
+    assert "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("aelab build: stopped")]
+    return line
+
+
+def test_a_full_disk_stops_the_build_in_one_line_and_the_index_says_so(tmp_path, monkeypatch, capsys):
+    _fake_notebooks(tmp_path)
+    out = tmp_path / "_build"
+
+    def fake_execute(path, root, out, *, quick, timeout, nav=None):
+        if path.name == "02_x.ipynb":
+            raise OSError(28, "No space left on device")
+        return NotebookResult(path=path.relative_to(root).as_posix())
+
+    monkeypatch.setattr(build_mod, "execute_notebook", fake_execute)
+    assert main(["build", "--quick", "--root", str(tmp_path)]) == 1
+    line = _stopped_line(capsys.readouterr().err)
+    assert line.startswith(f"aelab build: stopped by a full disk ({out})") and "free space" in line
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["stopped"] == f"a full disk ({out})"
+    assert report["not_run"] == ["lectures/02_x.ipynb", "lectures/03_x.ipynb"]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "Build in progress" not in index and f"a full disk ({out})" in index
+
+
+def test_a_disk_full_while_finishing_still_writes_the_index(tmp_path, monkeypatch, capsys):
+    """The space a reserve file held back is enough for the index when report.json no longer fits."""
+    _fake_notebooks(tmp_path, 1)
+    out = tmp_path / "_build"
+    monkeypatch.setattr(build_mod, "execute_notebook",
+                        lambda path, root, out, **k: NotebookResult(path=path.relative_to(root).as_posix()))
+    real_write = build_mod.atomic_write_text
+    reserve_seen = []
+
+    def full_disk(path, text):
+        if Path(path).name == "report.json":
+            raise OSError(28, "No space left on device")
+        if Path(path).name == "index.html":
+            reserve_seen.append((out / ".aelab-reserve").exists())
+        return real_write(path, text)
+
+    monkeypatch.setattr(build_mod, "atomic_write_text", full_disk)
+    assert main(["build", "--quick", "--root", str(tmp_path)]) == 1
+    assert "stopped by a full disk" in _stopped_line(capsys.readouterr().err)
+    assert reserve_seen == [True, False]  # held while the notebooks ran, freed for the final index
+    assert f"a full disk ({out})" in (out / "index.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- one build per folder
+
+
+def test_a_second_build_into_the_same_folder_stops_naming_the_first(tmp_path, monkeypatch, capsys):
+    _fake_notebooks(tmp_path, 1)
+    out = tmp_path / "_build"
+    monkeypatch.setattr(build_mod, "execute_notebook", lambda *a, **k: pytest.fail("a notebook ran"))
+    with build_mod._locked(out):
+        assert (out / build_mod.LOCK_NAME).read_text().strip() == str(os.getpid())
+        assert main(["build", "--quick", "--root", str(tmp_path)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"another aelab build (PID {os.getpid()}) is writing to {out}" in line
+    assert not (out / "index.html").exists()
+    assert not (out / build_mod.LOCK_NAME).exists()  # released and removed
+
+
+def test_a_lock_left_by_a_killed_build_does_not_block(tmp_path, monkeypatch):
+    """flock dies with its process: a lock file with a PID but no lock on it is taken over."""
+    _fake_notebooks(tmp_path, 1)
+    out = tmp_path / "_build"
+    out.mkdir()
+    (out / build_mod.LOCK_NAME).write_text("999999\n")
+    monkeypatch.setattr(build_mod, "execute_notebook",
+                        lambda path, root, out, **k: NotebookResult(path=path.relative_to(root).as_posix()))
+    assert build(tmp_path, out, quick=True, progress=False).notebooks[0].status == "ok"
+
+
+def test_two_real_builds_into_one_folder(tmp_path):
+    """The second of two concurrent builds stops at once; the first publishes every page in its index."""
+    go = tmp_path / "go"  # the first build's notebook waits for it: the second build starts while it runs
+    _write(tmp_path / "lectures" / "01_slow.ipynb", [new_code_cell(
+        f"import pathlib, time\nfor _ in range(1200):\n    if pathlib.Path({str(go)!r}).exists():\n        break\n"
+        "    time.sleep(0.1)")])
+    first = subprocess.Popen([*AELAB, "build", "--quick", "--root", str(tmp_path), "--dirs", "lectures"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(tmp_path), cwd=tmp_path)
+    lock = tmp_path / "_build" / build_mod.LOCK_NAME
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = run_aelab("build", "--quick", "--root", tmp_path, "--dirs", "lectures", tmp=tmp_path, timeout=120)
+    go.touch()
+    assert first.wait(timeout=240) == 0, first.stderr.read()
+    assert second.returncode == 2 and f"another aelab build (PID {first.pid})" in _one_line(second.stderr)
+    report = json.loads((tmp_path / "_build" / "report.json").read_text(encoding="utf-8"))
+    assert [nb["status"] for nb in report["notebooks"]] == ["ok"]
+
+
+# --------------------------------------------------------------------------- nothing read or written outside
+
+
+def test_dirs_outside_the_root_are_refused(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "course"
+    _write(tmp_path / "elsewhere" / "01_x.ipynb", AFTER_CELLS)
+    _write(root / "lectures" / "01_y.ipynb", AFTER_CELLS)
+    monkeypatch.setattr(build_mod, "execute_notebook", lambda *a, **k: pytest.fail("a notebook ran"))
+    assert main(["build", "--root", str(root), "--dirs", "lectures", "../elsewhere"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--dirs ../elsewhere is" in line and "outside the course root" in line
+    assert not (root / "_build").exists() and not (tmp_path / "elsewhere" / "01_x.html").exists()
+    (root / "linked").symlink_to(tmp_path / "elsewhere")  # a folder that is a link out of the root
+    assert main(["build", "--root", str(root), "--dirs", "linked"]) == 2
+    assert "outside the course root" in _one_line(capsys.readouterr().err)
+
+
+def test_a_notebook_linked_to_a_file_outside_the_root_is_refused(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "course"
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the first line of a private file\n", encoding="utf-8")
+    _write(root / "lectures" / "01_y.ipynb", AFTER_CELLS)
+    (root / "lectures" / "02_link.ipynb").symlink_to(secret)
+    monkeypatch.setattr(build_mod, "execute_notebook", lambda *a, **k: pytest.fail("a notebook ran"))
+    assert main(["build", "--root", str(root)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert line.startswith("aelab build: lectures/02_link.ipynb is a link to") and "outside the course root" in line
+    assert not (root / "_build").exists()
+
+
+def test_a_notebook_linked_inside_the_root_is_fine_and_pages_stay_inside_out(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "course"
+    _write(root / "lectures" / "01_y.ipynb", AFTER_CELLS)
+    (root / "lectures" / "02_same.ipynb").symlink_to(root / "lectures" / "01_y.ipynb")
+    seen = []
+    monkeypatch.setattr(build_mod, "execute_notebook",
+                        lambda path, root, out, **k: seen.append(path.name) or NotebookResult(
+                            path=path.relative_to(root).as_posix()))
+    assert main(["build", "--root", str(root), "--dirs", "lectures"]) == 0
+    assert seen == ["01_y.ipynb", "02_same.ipynb"]
+    capsys.readouterr()
+    out = root / "_build"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if (out / "lectures").is_dir():
+        for child in (out / "lectures").iterdir():
+            child.unlink()
+        (out / "lectures").rmdir()
+    (out / "lectures").symlink_to(elsewhere)  # pages would land outside --out
+    assert main(["build", "--root", str(root), "--dirs", "lectures"]) == 2
+    assert "outside --out" in _one_line(capsys.readouterr().err)
+    assert list(elsewhere.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def test_seed_reaches_execute_notebook_and_the_report(tmp_path, monkeypatch):
+    _fake_notebooks(tmp_path, 1)
+    seen = []
+    monkeypatch.setattr(build_mod, "execute_notebook",
+                        lambda path, root, out, **k: seen.append(k.get("seed")) or NotebookResult(
+                            path=path.relative_to(root).as_posix()))
+    assert main(["build", "--root", str(tmp_path), "--seed", "4"]) == 0
+    assert main(["build", "--root", str(tmp_path)]) == 0
+    assert seen == [4, None]
+    with pytest.raises(TypeError):
+        build(tmp_path, tmp_path / "_b", quick=True, seed=1.5, progress=False)
+
+
+@pytest.mark.parametrize("value", ["-1", "x", "2.0"])
+def test_seed_must_be_a_whole_number(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as info:
+        main(["build", "--root", str(tmp_path), "--seed", value])
+    assert info.value.code == 2 and "--seed" in _one_line(capsys.readouterr().err)
+
+
+def test_seeds_tabulates_claims_across_seeds():
+    from aelab.tools.seeds import render_table, tabulate
+
+    def nb(path, statuses, status="ok"):
+        return {"path": path, "status": status, "error": "boom" if status != "ok" else "",
+                "claims": [{"text": f"claim {i}", "status": s} for i, s in enumerate(statuses)]}
+
+    reports = {0: {"notebooks": [nb("lectures/01.ipynb", ["held", "held"]), nb("lectures/02.ipynb", ["held"])]},
+               1: {"notebooks": [nb("lectures/01.ipynb", ["held", "failed"]),
+                                 nb("lectures/02.ipynb", [], status="failed")]},
+               2: {"notebooks": [nb("lectures/01.ipynb", ["held", "skipped"])], "not_run": ["lectures/02.ipynb"]}}
+    rows, unfinished = tabulate(reports)
+    assert [(r.notebook, r.index) for r in rows] == [("lectures/01.ipynb", 0), ("lectures/01.ipynb", 1),
+                                                     ("lectures/02.ipynb", 0)]
+    assert rows[0].seeds_with("held") == [0, 1, 2]
+    assert rows[1].seeds_with("failed") == [1] and rows[1].seeds_with("skipped") == [2]
+    assert rows[2].seeds_with("not run") == [1, 2]
+    assert unfinished == {1: ["lectures/02.ipynb: failed (boom)"], 2: ["lectures/02.ipynb: not run"]}
+    table = render_table(rows, unfinished, [0, 1, 2])
+    assert "1 of 3 claims hold at every seed." in table
+    assert "| lectures/01.ipynb | 2 | claim 1 | 1/3 | 1 | 2 |  |" in table
+
+
+def test_seeds_command_runs_one_build_per_seed(tmp_path):
+    """A claim that depends on AELAB_SEED holds at the even seeds only, and the table says so."""
+    _write(tmp_path / "lectures" / "01_parity.ipynb", [new_code_cell(
+        "import os, aelab\naelab.claim(True, 'always')\n"
+        "aelab.claim(int(os.environ['AELAB_SEED']) % 2 == 0, 'even seed')")])
+    proc = run_aelab("seeds", "--seeds", "0", "1", "--root", tmp_path, "--out", tmp_path / "sweep",
+                     "--dirs", "lectures", tmp=tmp_path, timeout=300)
+    assert proc.returncode == 1, proc.stderr  # a claim failed at some seed
+    table = (tmp_path / "sweep" / "seeds.md").read_text(encoding="utf-8")
+    assert "| lectures/01_parity.ipynb | 1 | always | 2/2 |" in table
+    assert "| lectures/01_parity.ipynb | 2 | even seed | 0/2 |" not in table
+    assert "seed 1: lectures/01_parity.ipynb: failed" in table  # the ClaimError stopped the notebook
+    assert (tmp_path / "sweep" / "seed-0" / "report.json").is_file()
+    assert (tmp_path / "sweep" / "seed-1" / "report.json").is_file()
+
+
+# --------------------------------------------------------------------------- doctor validates what it reports
+
+
+def _idx(path: Path, magic: int, dims: tuple[int, ...], payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in dims)
+    path.write_bytes(header + payload)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_doctor_reports_a_damaged_mnist_file_as_damaged(tmp_path, capsys, monkeypatch, complete):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    _idx(raw / "train-images-idx3-ubyte", 2051, (60000, 28, 28), bytes(1000))  # truncated
+    if complete:
+        for name in ("train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+            (raw / name).write_bytes(b"")
+    monkeypatch.setenv("AELAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("AELAB_OFFLINE", "1")
+    assert main(["doctor"]) == 1
+    out = capsys.readouterr().out
+    mnist = next(ln for ln in out.splitlines() if ln.startswith("MNIST:"))
+    assert "70,000" not in mnist and "DAMAGED" in mnist and "train-images-idx3-ubyte" in mnist
+
+
+def test_doctor_counts_the_images_it_reports(tmp_path, capsys, monkeypatch):
+    """Full MNIST is reported with the number of images its files hold, after loading them."""
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    for prefix, n in (("train", 60000), ("t10k", 10000)):
+        _idx(raw / f"{prefix}-images-idx3-ubyte", 2051, (n, 28, 28), bytes(n * 784))
+        _idx(raw / f"{prefix}-labels-idx1-ubyte", 2049, (n,), bytes(n))
+    monkeypatch.setenv("AELAB_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("AELAB_OFFLINE", "1")
+    assert main(["doctor"]) == 0
+    mnist = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("MNIST:"))
+    assert mnist.startswith("MNIST: the full 70,000 images, checked")

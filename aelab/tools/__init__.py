@@ -4,7 +4,14 @@
   as a static HTML site with a build report.
 - :mod:`aelab.tools.release`: ``aelab release`` generates the student labs in ``labs/`` from
   ``solutions/`` with nbgrader's preprocessors.
-- :mod:`aelab.tools.cli`: the ``aelab`` command itself (``build``, ``release``, ``doctor``).
+- :mod:`aelab.tools.seeds`: ``aelab seeds`` builds the course at several seeds and counts, per
+  claim, the seeds it holds at.
+- :mod:`aelab.tools.jupyter`: ``aelab jupyter --student | --instructor`` hides or shows nbgrader's
+  instructor tools in JupyterLab; its contents manager keeps notebooks from opening "unsaved".
+- :mod:`aelab.tools.cli`: the ``aelab`` command itself (``build``, ``check-site``, ``release``,
+  ``seeds``, ``jupyter``, ``doctor``).
 
 Nothing here is imported by ``import aelab``; notebooks never need nbclient, nbconvert or nbgrader.
 """
+
+__all__ = ["build", "cli", "jupyter", "release", "seeds"]

@@ -18,6 +18,18 @@ Reliability rules the build keeps:
   listed under ``"not_run"``. Later signals during that short clean-up are ignored.
 - A cell that runs past ``timeout`` is reported as a timeout naming the cell and the limit.
 - Errors in ``report.json`` are plain text (ANSI colour codes removed).
+- One notebook's failure is that notebook's: a cell error, a dead kernel, junk in the report file
+  (a JSON list, invalid UTF-8, entries that are not aelab's) or a page that cannot be rendered
+  fails that notebook and the build goes on. A full disk (``ENOSPC``/``EDQUOT``) ends the build
+  with one line naming the folder; the index and ``report.json`` say so (written into space a
+  small reserve file held back for them).
+- One build at a time per output folder: ``OUT/.aelab-build.lock`` holds the builder's PID under
+  an exclusive ``flock``; a second build into the same folder stops at once naming that PID.
+- Nothing is read or written outside its place: every ``--dirs`` folder and every notebook
+  (symbolic links resolved) must lie inside the course root, and every page inside ``--out``;
+  anything else stops the build before it starts, in one line.
+- ``seed`` (``aelab build --seed N``) is passed to every kernel as ``AELAB_SEED=N``, so that the
+  course's claims can be re-run under other seeds (``scripts/seed_sweep.py``).
 - Before any notebook runs, the old ``report.json`` is removed and ``index.html`` says "build in
   progress", so a stale "all ok" page never sits beside new pages; the final index is written at
   the end. Every file is written atomically with ordinary permissions (:mod:`aelab.files`).
@@ -26,6 +38,7 @@ Reliability rules the build keeps:
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import json
 import os
@@ -41,14 +54,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..files import atomic_write_text, clean_stale_temporaries
-from ..report import REPORT_ENV, read_report
+from ..report import REPORT_ENV
 from ..runtime import QUICK_ENV
 from . import site
 
-__all__ = ["NOTEBOOK_DIRS", "BuildError", "BuildInterrupt", "NotebookResult", "BuildReport", "find_notebooks",
-           "execute_notebook", "render_index", "render_reproductions", "build", "strip_ansi"]
+__all__ = ["NOTEBOOK_DIRS", "SEED_ENV", "LOCK_NAME", "BuildError", "BuildInterrupt", "DiskFull", "NotebookResult",
+           "BuildReport", "find_notebooks", "resolve_inputs", "read_kernel_report", "execute_notebook",
+           "render_index", "render_reproductions", "build", "strip_ansi"]
 
 NOTEBOOK_DIRS = ("lectures", "solutions")
+#: The kernel's seed override (``aelab build --seed N`` sets it in each kernel's environment).
+SEED_ENV = "AELAB_SEED"
+#: The lock file a build holds in its output folder (its PID inside, an exclusive ``flock`` on it).
+LOCK_NAME = ".aelab-build.lock"
+#: Bytes held back in ``OUT/.aelab-reserve`` while a build runs, freed to write the final index on a full disk.
+RESERVE_BYTES = 1 << 20
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 CLAIM_STATUSES = ("held", "failed", "skipped")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 INDEX_TEMPLATE = "index.html.j2"
@@ -60,6 +81,28 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 class BuildError(ValueError):
     """The build cannot start: no notebooks, an ``out`` that is a file or not writable, a bad timeout."""
+
+
+class DiskFull(OSError):
+    """The disk (or quota) holding the site folder is full: the build cannot go on.
+
+    Attributes
+    ----------
+    folder : Path
+        The folder that could not be written.
+    """
+
+    def __init__(self, folder: Path, exc: OSError | None = None):
+        self.folder = Path(folder)
+        #: what the index and ``report.json`` say stopped the build
+        self.short = f"a full disk ({self.folder})"
+        why = (exc.strerror if exc is not None and exc.strerror else "No space left on device")
+        super().__init__(errno.ENOSPC, f"{why}: the disk holding {self.folder} is full; free space there "
+                                       "or pass another --out, then build again")
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, DiskFull) or (isinstance(exc, OSError) and exc.errno in _DISK_FULL)
 
 
 class BuildInterrupt(KeyboardInterrupt):
@@ -129,6 +172,8 @@ class BuildReport:
 
     ``interrupted`` is the signal's name (``"SIGINT"``, ``"SIGTERM"``) when the build was
     stopped, else ``None``; ``not_run`` lists the notebooks (relative paths) it never started.
+    ``stopped`` says why the build ended early for another reason (a full disk), else ``None``;
+    ``seed`` is the ``AELAB_SEED`` the kernels got (``None``: the notebooks' own seeds).
     """
 
     notebooks: list[NotebookResult]
@@ -137,6 +182,8 @@ class BuildReport:
     seconds: float = 0.0
     interrupted: str | None = None
     not_run: list[str] = field(default_factory=list)
+    stopped: str | None = None
+    seed: int | None = None
 
     @property
     def claims(self) -> dict[str, int]:
@@ -156,6 +203,8 @@ class BuildReport:
             "timeout": self.timeout,
             "interrupted": self.interrupted is not None,
             "signal": self.interrupted,
+            "stopped": self.stopped,
+            "seed": self.seed,
             "not_run": list(self.not_run),
             "notebooks": [asdict(r) for r in self.notebooks],
             "claims": self.claims,
@@ -168,6 +217,226 @@ def find_notebooks(root: Path, dirs=NOTEBOOK_DIRS) -> list[Path]:
     for d in dirs:
         found += sorted(p for p in (Path(root) / d).glob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
     return found
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
+
+
+def resolve_inputs(root: Path, dirs=NOTEBOOK_DIRS) -> list[tuple[Path, str]]:
+    """The notebooks a build runs, each checked to lie inside the course root.
+
+    Parameters
+    ----------
+    root : Path
+        The course root (resolved: no symbolic links in it).
+    dirs : sequence of str
+        Folders under ``root`` (relative, or absolute inside ``root``).
+
+    Returns
+    -------
+    list of (Path, str)
+        Each notebook's path and its path relative to ``root`` (POSIX), in ``dirs`` order, sorted
+        within a folder, checkpoints skipped.
+
+    Raises
+    ------
+    BuildError
+        One line naming the first folder outside ``root`` (``--dirs ../elsewhere``, or a folder
+        that is a link leading out of it) or notebook that is a link to a file outside ``root``
+        or not a regular file (a FIFO would block the build).
+    """
+    root = Path(root)
+    found: list[tuple[Path, str]] = []
+    for d in dirs:
+        folder = (root / d).resolve()
+        if not _inside(folder, root):
+            raise BuildError(f"--dirs {d} is {folder}, outside the course root {root}; "
+                             "name folders inside the root (or pass another --root)")
+        for path in sorted(folder.glob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            rel = path.relative_to(root).as_posix()
+            target = path.resolve()
+            if not _inside(target, root):
+                raise BuildError(f"{rel} is a link to {target}, outside the course root {root}; the build publishes "
+                                 "only files inside it: replace the link by the notebook itself")
+            if not target.is_file():
+                raise BuildError(f"{rel} is not a regular file; replace it by a notebook or remove it")
+            found.append((path, rel))
+    return found
+
+
+def _check_outputs(out: Path, rels: list[str]) -> None:
+    """Every page ``out/<rel>.html`` must stay inside ``out`` (a folder in ``out`` may be a link elsewhere)."""
+    for rel in rels:
+        folder = (out / rel).parent.resolve()
+        if not _inside(folder, out):
+            raise BuildError(f"the pages of {Path(rel).parent.as_posix()}/ would be written to {folder}, outside --out "
+                             f"{out} (a link in the way?); remove the link or pass another --out")
+
+
+@contextmanager
+def _locked(out: Path) -> Iterator[Path]:
+    """Hold ``out/.aelab-build.lock`` (this process's PID inside) for the whole build.
+
+    On POSIX an exclusive ``flock``, which the kernel releases when the process dies, so a
+    killed build never leaves a lock that blocks the next one; elsewhere the file is created
+    exclusively and a lock whose PID is no longer running is taken over.
+
+    Raises
+    ------
+    BuildError
+        If another build holds the lock (naming its PID), or ``out`` cannot be written.
+    """
+    path = out / LOCK_NAME
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        fcntl = None
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        while True:
+            if fcntl is None:
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                    break
+                except FileExistsError:
+                    holder = _lock_holder(path)
+                    if holder is not None and _pid_alive(holder):
+                        raise _locked_error(out, holder) from None
+                    path.unlink(missing_ok=True)
+                    continue
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise _locked_error(out, _lock_holder(path)) from None
+            try:  # the build that held it may have removed the file just before we locked it: retry
+                same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+    except OSError as exc:
+        raise BuildError(f"cannot write the site to {out} ({exc.strerror or exc}); pass a writable folder "
+                         "with --out") from None
+    try:
+        yield path
+    finally:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
+
+
+def _lock_holder(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        import psutil
+
+        return psutil.pid_exists(pid)
+    except ImportError:
+        return True
+
+
+def _locked_error(out: Path, pid: int | None) -> BuildError:
+    who = f"PID {pid}" if pid is not None else "another process"
+    return BuildError(f"another aelab build ({who}) is writing to {out}; wait for it to end or pass another --out")
+
+
+@contextmanager
+def _reserve(out: Path) -> Iterator[Path]:
+    """Hold :data:`RESERVE_BYTES` of disk in ``out`` while the build runs, so that the final index
+    can still be written when the disk fills up (removed before the index is written)."""
+    path = out / ".aelab-reserve"
+    try:
+        with open(path, "wb") as fh:
+            fh.write(bytes(RESERVE_BYTES))
+            fh.flush()
+            os.fsync(fh.fileno())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if _is_disk_full(exc):
+            raise BuildError(str(DiskFull(out, exc))) from None
+        raise BuildError(f"cannot write the site to {out} ({exc.strerror or exc}); pass a writable folder "
+                         "with --out") from None
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- the kernel's report
+
+
+def read_kernel_report(path: str | Path) -> tuple[list[dict], list[dict], str]:
+    """Read the report file a notebook's kernel wrote, without trusting it.
+
+    Parameters
+    ----------
+    path : path
+        The JSON-lines file named by ``AELAB_REPORT_FILE`` in the kernel.
+
+    Returns
+    -------
+    claims, records : list of dict
+        The well-formed entries: claims with a ``text`` and a ``status`` in
+        ``("held", "failed", "skipped")``, records with a ``name`` and a ``value``.
+    problem : str
+        ``""``, or one sentence saying what else the file held (lines that are not JSON objects,
+        invalid UTF-8, entries that are not aelab's): the notebook wrote into the report file
+        itself. A last line cut short (a kernel killed mid-write) is not a problem.
+    """
+    claims: list[dict] = []
+    records: list[dict] = []
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        return claims, records, ""
+    except OSError as exc:
+        return claims, records, f"its report file could not be read ({exc.strerror or exc})"
+    bad: list[str] = []
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad.append(f"invalid UTF-8 at byte {exc.start}")
+        text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    for no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if no == len(lines) and not text.endswith("\n"):
+                continue  # the last line cut short by a killed kernel
+            bad.append(f"line {no} is not JSON")
+            continue
+        kind = entry.get("kind") if isinstance(entry, dict) else None
+        if kind == "claim" and isinstance(entry.get("text"), str) and entry.get("status") in CLAIM_STATUSES:
+            claims.append(entry)
+        elif kind == "record" and isinstance(entry.get("name"), str) and "value" in entry:
+            records.append(entry)
+        else:
+            what = f"a JSON {type(entry).__name__}" if not isinstance(entry, dict) else "not an aelab claim or record"
+            bad.append(f"line {no} is {what}")
+    if not bad:
+        return claims, records, ""
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    return claims, records, (f"the notebook wrote into its report file ({REPORT_ENV}) what aelab.claim and "
+                             f"aelab.record do not: {'; '.join(bad[:3])}{more}")
 
 
 # --------------------------------------------------------------------------- signals
@@ -343,7 +612,7 @@ def _describe_failure(result: NotebookResult, exc: Exception, timeout: int) -> N
 
 
 def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout: int,
-                     nav: dict | None = None) -> NotebookResult:
+                     nav: dict | None = None, seed: int | None = None) -> NotebookResult:
     """Execute one notebook in a fresh kernel, write its HTML page, return its result.
 
     Parameters
@@ -358,6 +627,8 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
         Seconds allowed per cell.
     nav : dict, optional
         This page's links (:func:`aelab.tools.site.page_nav`): index, previous, next.
+    seed : int, optional
+        Passed to the kernel as ``AELAB_SEED`` (default: not set, the notebooks' own seeds).
 
     Returns
     -------
@@ -384,10 +655,17 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
         result.error = strip_ansi(f"{rel} is not a readable notebook ({type(exc).__name__}: {first}). "
                                   "Fix: restore it from git or re-save it in JupyterLab")
         return result
-    fd, report_file = tempfile.mkstemp(prefix="aelab-report-", suffix=".jsonl")
+    try:
+        fd, report_file = tempfile.mkstemp(prefix="aelab-report-", suffix=".jsonl")
+    except OSError as exc:
+        if _is_disk_full(exc):
+            raise DiskFull(Path(tempfile.gettempdir()), exc) from None
+        raise
     os.close(fd)
     # the kernel's settings go into its own environment; this process's os.environ is untouched
     env = {**os.environ, REPORT_ENV: report_file, QUICK_ENV: "1" if quick else "0"}
+    if seed is not None:
+        env[SEED_ENV] = str(seed)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     running = _Running()
@@ -407,8 +685,14 @@ def execute_notebook(path: Path, root: Path, out: Path, *, quick: bool, timeout:
             _stop_kernel(client, running)
         result.seconds = time.perf_counter() - start
         result.peak_rss_mb, result.cpu_seconds = running.peak_rss_mb, running.cpu_seconds
-        result.claims, result.records = read_report(report_file)
-        os.unlink(report_file)
+        result.claims, result.records, junk = read_kernel_report(report_file)
+        try:
+            os.unlink(report_file)
+        except OSError:
+            pass
+    if junk and result.status == "ok":
+        result.status = "failed"
+        result.error = junk
     if result.status != "ok" and running.cell is not None:
         result.failed_cell = running.cell
         result.failed_cell_source = _first_line(nb.cells[running.cell].get("source", ""))
@@ -496,7 +780,7 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
     peaks = [r.peak_rss_mb for r in report.notebooks if r.peak_rss_mb is not None]
     return _template().render(
         in_progress=queued is not None, queued=list(queued or []), mode=_mode(report), seconds=report.seconds,
-        timeout=report.timeout, interrupted=report.interrupted, not_run=list(report.not_run),
+        timeout=report.timeout, interrupted=report.interrupted or report.stopped, not_run=list(report.not_run),
         counts=report.claims, notebooks=notebooks, claims=claims, course=course, peak_mb=max(peaks, default=None),
     )
 
@@ -543,7 +827,7 @@ def _finish_site(out: Path, report: BuildReport, entries: list[site.CourseEntry]
 
 
 def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800, dirs=NOTEBOOK_DIRS,
-          progress: bool = True) -> BuildReport:
+          progress: bool = True, seed: int | None = None) -> BuildReport:
     """Execute every notebook, write ``out/index.html``, ``out/report.json`` and one HTML page per notebook.
 
     Parameters
@@ -560,66 +844,126 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
         Folders under ``root`` whose ``*.ipynb`` are executed, in this order.
     progress : bool
         Show a progress bar and one line per notebook on stderr.
+    seed : int, optional
+        Given to every kernel as ``AELAB_SEED`` (an integer >= 0); default: not set.
 
     Returns
     -------
     BuildReport
         Every notebook's result; ``interrupted`` names the signal if SIGINT/SIGTERM stopped the
-        build (the report and index are written either way). The caller decides the exit status.
+        build, ``stopped`` says so when the disk filled up (the report and index are written
+        either way). The caller decides the exit status.
 
     Raises
     ------
     BuildError
         Before anything runs: if ``timeout`` is not a positive int, ``out`` is an existing file or
-        cannot be written, or no notebook is found under ``root``'s ``dirs``.
+        cannot be written, another build holds ``out``'s lock, a ``dirs`` folder or a notebook
+        (links resolved) lies outside ``root``, a page would land outside ``out``, or no notebook
+        is found under ``root``'s ``dirs``. After the notebooks ran: if not even the index can be
+        written on a full disk.
+    TypeError, ValueError
+        For a ``seed`` that is not an integer >= 0.
     """
     from tqdm.auto import tqdm
 
+    from .._validation import seed as check_seed
+
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout <= 0:
         raise BuildError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if seed is not None:
+        seed = check_seed(seed, "seed")
     root, out = Path(root).resolve(), Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise BuildError(f"--out {out} is a file, not a folder; pass a folder (it is created if missing)")
-    notebooks = find_notebooks(root, dirs)
-    if not notebooks:
+    inputs = resolve_inputs(root, dirs)
+    if not inputs:
         raise BuildError(f"no notebooks under {', '.join(str(root / d) for d in dirs)}")
-    rels = [p.relative_to(root).as_posix() for p in notebooks]
+    notebooks = [p for p, _ in inputs]
+    rels = [rel for _, rel in inputs]
+    _check_outputs(out, rels)
     entries = [site.read_entry(p, rel) for p, rel in zip(notebooks, rels)]
     nav = site.page_nav(site.course_order(entries))
-    report = BuildReport([], quick=quick, timeout=timeout)
-    _start_site(out, report, rels)
-    start = time.perf_counter()
-    with _Signals().installed() as signals:
-        bar = tqdm(notebooks, desc="aelab build", unit="notebook", disable=not progress, file=sys.stderr)
-        try:
-            for path, rel in zip(bar, rels):
-                bar.set_postfix_str(rel)
-                r = execute_notebook(path, root, out, quick=quick, timeout=timeout, nav=nav[rel])
-                report.notebooks.append(r)
+    report = BuildReport([], quick=quick, timeout=timeout, seed=seed)
+    with _locked(out), _reserve(out) as reserve:
+        _start_site(out, report, rels)
+        start = time.perf_counter()
+        with _Signals().installed() as signals:
+            bar = tqdm(notebooks, desc="aelab build", unit="notebook", disable=not progress, file=sys.stderr)
+            try:
+                for path, rel in zip(bar, rels):
+                    bar.set_postfix_str(rel)
+                    r = _run_one(path, rel, root, out, quick=quick, timeout=timeout, nav=nav[rel], seed=seed)
+                    report.notebooks.append(r)
+                    if progress:
+                        c = r.claim_counts()
+                        where = "" if r.status == "ok" else f"{r.where}: {r.error}"
+                        tqdm.write(f"{'✔' if r.status == 'ok' else '✘'} {rel}  {r.seconds:6.1f} s  claims held "
+                                   f"{c['held']}/{len(r.claims)}, skipped {c['skipped']}{where}", file=sys.stderr)
+            except KeyboardInterrupt as exc:
+                report.interrupted = signal.Signals(_signal_of(exc)).name
+                done = {r.path for r in report.notebooks}
+                current = next((rel for rel in rels if rel not in done), None)
+                if isinstance(exc, BuildInterrupt) and exc.result is not None:
+                    report.notebooks.append(exc.result)
+                elif current is not None:
+                    report.notebooks.append(NotebookResult(path=current, status="interrupted",
+                                                           error=f"interrupted by {report.interrupted}"))
                 if progress:
-                    c = r.claim_counts()
-                    where = "" if r.status == "ok" else f"{r.where}: {r.error}"
-                    tqdm.write(f"{'✔' if r.status == 'ok' else '✘'} {rel}  {r.seconds:6.1f} s  claims held "
-                               f"{c['held']}/{len(r.claims)}, skipped {c['skipped']}{where}", file=sys.stderr)
-        except KeyboardInterrupt as exc:
-            report.interrupted = signal.Signals(_signal_of(exc)).name
+                    last = report.notebooks[-1] if report.notebooks else None
+                    at = f" in {last.path}{last.where}" if last else ""
+                    tqdm.write(f"■ interrupted by {report.interrupted}{at}; kernel shut down, stopping the build",
+                               file=sys.stderr)
+            except DiskFull as exc:
+                report.stopped = exc.short
+                if progress:
+                    tqdm.write(f"■ stopped by {exc.short}", file=sys.stderr)
+            finally:
+                bar.close()
             done = {r.path for r in report.notebooks}
-            current = next((rel for rel in rels if rel not in done), None)
-            if isinstance(exc, BuildInterrupt) and exc.result is not None:
-                report.notebooks.append(exc.result)
-            elif current is not None:
-                report.notebooks.append(NotebookResult(path=current, status="interrupted",
-                                                       error=f"interrupted by {report.interrupted}"))
-            if progress:
-                last = report.notebooks[-1] if report.notebooks else None
-                at = f" in {last.path}{last.where}" if last else ""
-                tqdm.write(f"■ interrupted by {report.interrupted}{at}; kernel shut down, stopping the build",
-                           file=sys.stderr)
-        finally:
-            bar.close()
-        done = {r.path for r in report.notebooks}
-        report.not_run = [rel for rel in rels if rel not in done]
-        report.seconds = time.perf_counter() - start
-        signals.finishing()
-        _finish_site(out, report, entries)
+            report.not_run = [rel for rel in rels if rel not in done]
+            report.seconds = time.perf_counter() - start
+            signals.finishing()
+            reserve.unlink(missing_ok=True)  # its space is for the final index
+            _finish_or_say_full(out, report, entries)
     return report
+
+
+def _run_one(path: Path, rel: str, root: Path, out: Path, *, quick: bool, timeout: int, nav: dict,
+             seed: int | None) -> NotebookResult:
+    """:func:`execute_notebook`, with anything unexpected made this notebook's failure.
+
+    Raises
+    ------
+    DiskFull
+        When the disk is full: the build stops.
+    BuildInterrupt
+        On SIGINT/SIGTERM.
+    """
+    extra = {"seed": seed} if seed is not None else {}
+    try:
+        return execute_notebook(path, root, out, quick=quick, timeout=timeout, nav=nav, **extra)
+    except (KeyboardInterrupt, DiskFull):
+        raise
+    except Exception as exc:  # e.g. a page that cannot be rendered or written: this notebook's failure
+        if _is_disk_full(exc):
+            raise DiskFull(out, exc) from exc
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        why = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+        return NotebookResult(path=rel, status="failed", error=strip_ansi(f"its page could not be published ({why})"))
+
+
+def _finish_or_say_full(out: Path, report: BuildReport, entries: list[site.CourseEntry]) -> None:
+    """Write the final site files; on a full disk, mark the build stopped and write at least the index."""
+    try:
+        _finish_site(out, report, entries)
+        return
+    except OSError as exc:
+        if not _is_disk_full(exc):
+            raise
+        report.stopped = report.stopped or DiskFull(out, exc).short
+    try:
+        (out / "reproductions.html").unlink(missing_ok=True)
+        atomic_write_text(out / "index.html", render_index(report, entries=entries))
+    except OSError as exc:
+        raise BuildError(str(DiskFull(out, exc))) from None

