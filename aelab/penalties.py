@@ -25,7 +25,6 @@ so that :func:`aelab.zoo.fit_cached` can key them by their fields.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,10 +53,6 @@ def _check_code(h, name: str = "h", *, unit_range: bool = False) -> None:
         if not inside:
             raise ValueError(f"{name} must hold sigmoid activations in [0, 1], got values in "
                              f"[{h.min().item():.4g}, {h.max().item():.4g}] (pre-activations, or a ReLU/tanh code?)")
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)  # NumPy scalars included
 
 
 def l1_sparsity(h: torch.Tensor) -> torch.Tensor:
@@ -113,11 +108,8 @@ def kl_sparsity(h: torch.Tensor, rho: float, *, eps: float = 1e-6) -> torch.Tens
         in ``(0, 1)`` or ``eps`` not in ``(0, 0.5)``.
     """
     _check_code(h, unit_range=True)
-    if not _is_number(rho) or not 0.0 < rho < 1.0:
-        raise ValueError(f"rho must be a number in (0, 1), got {rho!r}")
-    if not _is_number(eps) or not 0.0 < eps < 0.5:
-        raise ValueError(f"eps must be a number in (0, 0.5), got {eps!r}")
-    rho = float(rho)
+    rho = _validation.real(rho, "rho", low=0.0, high=1.0, low_open=True, high_open=True)
+    eps = _validation.real(eps, "eps", low=0.0, high=0.5, low_open=True, high_open=True)
     rho_hat = h.mean(dim=0).clamp(eps, 1.0 - eps)  # (k,)
     kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
     return kl.sum()
@@ -156,8 +148,7 @@ def encoder_jacobian(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Te
     TypeError
         If ``encode`` is not callable or ``x`` is not a floating-point tensor.
     """
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    _validation.choice(method, "method", _METHODS)
     if not callable(encode):
         raise TypeError(f"encode must be callable as encode(x) -> (N, k) (e.g. model.encoder), got "
                         f"{type(encode).__name__}")
@@ -319,9 +310,8 @@ class KLCode:
     rho: float = 0.05
 
     def __post_init__(self) -> None:
-        if not _is_number(self.rho) or not 0.0 < self.rho < 1.0:
-            raise ValueError(f"rho must be a number in (0, 1), got {self.rho!r}")
-        object.__setattr__(self, "rho", float(self.rho))  # a plain float: the same zoo key for 0.05 and np.float64(0.05)
+        rho = _validation.real(self.rho, "rho", low=0.0, high=1.0, low_open=True, high_open=True)
+        object.__setattr__(self, "rho", rho)  # a plain float: the same zoo key for 0.05 and np.float64(0.05)
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         return kl_sparsity(h, self.rho)
@@ -339,8 +329,7 @@ class Contractive:
     method: str = "closed_form"
 
     def __post_init__(self) -> None:
-        if self.method not in ("closed_form", *_METHODS):
-            raise ValueError(f"method must be 'closed_form', 'vmap' or 'loop', got {self.method!r}")
+        _validation.choice(self.method, "method", ("closed_form", *_METHODS))
 
     def __call__(self, model: nn.Module, inputs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         if self.method == "closed_form":
@@ -396,12 +385,11 @@ def penalized(penalty: Callable, weight: float, loss: Callable = squared_error_p
     Raises
     ------
     TypeError
-        If ``penalty`` or ``loss`` is not callable.
+        If ``penalty`` or ``loss`` is not callable, or ``weight`` not a number.
     ValueError
-        If ``weight`` is not a number >= 0.
+        If ``weight`` is not a finite number >= 0.
     """
     if not callable(penalty) or not callable(loss):
         raise TypeError("penalty must be callable as penalty(model, inputs, h) and loss as loss(x_hat, x)")
-    if not _is_number(weight) or not 0 <= weight < float("inf"):
-        raise ValueError(f"weight must be a finite number >= 0, got {weight!r}")
-    return Penalized(penalty, float(weight), loss)
+    weight = _validation.real(weight, "weight", low=0.0)
+    return Penalized(penalty, weight, loss)

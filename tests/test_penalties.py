@@ -53,9 +53,14 @@ def test_kl_sparsity_known_values():
 def test_kl_sparsity_is_finite_at_saturation_and_rejects_bad_rho():
     assert torch.isfinite(P.kl_sparsity(torch.zeros(3, 2), 0.05))
     assert torch.isfinite(P.kl_sparsity(torch.ones(3, 2), 0.05))
-    for rho in (0.0, 1.0, -0.1, True):
+    for rho in (0.0, 1.0, -0.1, float("nan")):
         with pytest.raises(ValueError, match="rho"):
             P.kl_sparsity(torch.rand(3, 2), rho)
+    with pytest.raises(TypeError, match="rho must be a real number"):  # True is not a rate
+        P.kl_sparsity(torch.rand(3, 2), True)
+    import numpy as np
+
+    assert torch.isfinite(P.kl_sparsity(torch.rand(3, 2), np.float32(0.05)))  # NumPy scalars are numbers
     with pytest.raises(ValueError, match=r"\(N, k\)"):
         P.l1_sparsity(torch.rand(3))
 
@@ -240,7 +245,7 @@ def test_bad_input_is_named(model64):
             P.encoder_jacobian(enc, torch.rand(3, 100, dtype=torch.float64), method=method)
     with pytest.raises(TypeError, match="callable"):
         P.encoder_jacobian(5, _x(2))
-    with pytest.raises(ValueError, match="finite number"):
+    with pytest.raises(ValueError, match="weight must be finite"):
         P.penalized(P.L1Code(), float("inf"))
     per_image = P.penalized(lambda model, inputs, code: code.abs().sum(1), 0.1)   # forgot the batch mean
     with pytest.raises(ValueError, match="0-dim"):
