@@ -148,7 +148,7 @@ def train_rbm(rbm, data: torch.Tensor, *, epochs: int, batch_size: int = 100, lr
     """
     from tqdm.auto import tqdm
 
-    from .train import TrainingDiverged
+    from .errors import TrainingDiverged
 
     epochs = check.integer(epochs, "train_rbm: epochs", minimum=1)
     batch_size = check.integer(batch_size, "train_rbm: batch_size", minimum=1)

@@ -53,6 +53,7 @@ from typing import Union
 import torch
 from torch import nn
 
+from .errors import TrainingDiverged
 from . import _validation as check
 from .losses import range_checks, squared_error_per_image
 from .objectives import (TOTAL, Denoising, KLWarmup, LossObjective, Objective, Parts, as_parts, denoising,
@@ -144,26 +145,7 @@ class History:
                 f"{self.seconds:.1f} s, {self.images_per_second:,.0f} images/s)")
 
 
-class TrainingDiverged(RuntimeError):
-    """A loss part (or a weight) became NaN or infinite during :func:`fit`.
-
-    Attributes
-    ----------
-    epoch : int
-        1-based epoch in which it happened.
-    step : int or None
-        1-based mini-batch step of that epoch whose loss was first non-finite (None when the
-        losses were finite but the weights, or the validation loss, were not).
-    part : str or None
-        The first non-finite part's name (``"total"``, ``"kl"``, …).
-    value : float
-        Its value (``nan``, ``inf`` or ``-inf``).
-    """
-
-    def __init__(self, message: str, *, epoch: int, step: int | None = None, part: str | None = None,
-                 value: float = float("nan")):
-        super().__init__(message)
-        self.epoch, self.step, self.part, self.value = epoch, step, part, value
+# TrainingDiverged lives in aelab.errors (models raise it too and may not import train); re-exported here.
 
 
 # --------------------------------------------------------------------------- arguments

@@ -201,8 +201,6 @@ def test_numpy_numbers_are_accepted_and_bools_refused():
         RBM(6, 3, seed=1.0)
 
 
-@pytest.mark.xfail(strict=False, reason="needs in aelab/train.py: `from .errors import TrainingDiverged` "
-                                        "(one class for fit, train_rbm and RBM.cd_step)")
 def test_train_reexports_the_one_training_diverged():
     from aelab import errors, train
 
