@@ -13,10 +13,15 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._machinery import (Exercise, _data_with_spectrum, _exercise, _fail, _finite, _fmt, _gen, _global_rng,
-                         _max_angle_deg, _orthonormal, _pca, _praise, _shape, _student, _tensor, _unchanged)
+from ._machinery import (Exercise, _data_with_spectrum, _exercise, _fail, _finite, _fmt, _forbidden, _gen,
+                         _global_rng, _max_angle_deg, _orthonormal, _pca, _praise, _shape, _student, _tensor, _unchanged)
+from ._shortcuts import imported_shortcut, package_targets
 
 __all__ = ["pca_svd", "tied_autoencoder", "principal_angles", "train_linear_ae", "ae_to_pca"]
+
+#: The package's own answer to exercise 3 (lecture 01 uses it; DESIGN.md, Checks): it raises while the
+#: student's function runs.
+_ANGLE_SHORTCUTS = ("principal_angles",)
 
 
 @_exercise("01", 1, "pca_svd")
@@ -196,6 +201,8 @@ def principal_angles(student_fn: Callable, *, seed: int = 0) -> None:
     Inputs: a 30° pair in 2-D, one subspace in two different bases (angles 0 — a cosine may
     round to slightly above 1), orthogonal subspaces (90°), badly scaled bases, ``p != q``.
     Tolerance: the cosines of the angles within ``1e-4`` of the reference; angles ascending.
+    :func:`aelab.metrics.principal_angles` (which lecture 01 uses) raises while the student's
+    function runs, also when imported by name.
 
     Parameters
     ----------
@@ -207,11 +214,15 @@ def principal_angles(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong shape, NaN, radians instead of degrees, wrong order or wrong values.
+        On a wrong shape, NaN, radians instead of degrees, wrong order or wrong values, or a call to
+        ``aelab.metrics.principal_angles``.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = principal_angles.exercise
+    reason = ("Orthonormalize both bases (torch.linalg.qr), take the singular values of Qaᵀ Qb (the cosines), "
+              "then arccos in degrees: lecture 01 uses the package's version, the lab has you write it.")
+    imported_shortcut(ex, student_fn, _ANGLE_SHORTCUTS, reason)
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     c30, s30 = math.cos(math.radians(30)), math.sin(math.radians(30))
@@ -230,7 +241,8 @@ def principal_angles(student_fn: Callable, *, seed: int = 0) -> None:
     for label, a, b in cases:
         m = min(a.shape[1], b.shape[1])
         a_in, b_in = a.clone(), b.clone()
-        out = _tensor(ex, call(a_in, b_in, case=label), "the angles", label)
+        with _forbidden(package_targets(_ANGLE_SHORTCUTS), reason):
+            out = _tensor(ex, call(a_in, b_in, case=label), "the angles", label)
         _unchanged(ex, a, a_in, "A", label)
         _unchanged(ex, b, b_in, "B", label)
         out = out.reshape(-1) if out.numel() == m else out

@@ -14,10 +14,17 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ._machinery import (_exercise, _fail, _finite, _gen, _global_rng, _praise, _shape, _student, _tensor,
+from ._machinery import (_exercise, _fail, _finite, _forbidden, _gen, _global_rng, _praise, _shape, _student, _tensor,
                          _unchanged)
+from ._shortcuts import imported_shortcut, package_targets
 
 __all__ = ["mirrored_autoencoder", "squared_error_per_image", "precision_at_k", "interpolate_codes", "nearest_distance"]
+
+#: The package's own answers to exercises 3, 4 and 5 (lecture 02 uses them; DESIGN.md, Checks): they raise
+#: while the student's function runs, under their names in ``aelab.metrics`` and ``aelab.baselines``.
+_PRECISION_SHORTCUTS = ("precision_at_k", "cosine_neighbors", "retrieval_precision")
+_LINE_SHORTCUTS = ("decoded_line",)
+_DISTANCE_SHORTCUTS = ("nearest_distance", "path_distances")
 
 
 def _linears(module: nn.Module) -> list[tuple[int, int]]:
@@ -339,7 +346,10 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     direction and whose lengths range from 0.1 to 10 (k=5; Euclidean distance and the plain dot
     product rank them differently), and 4 vectors at angles 0°, 10°, 25°, 70° with lengths 1, 4, 1,
     4 and labels [0, 1, 0, 1] (k=1; precision 0 by cosine, 0.5 by Euclidean distance, 1 when the
-    query counts itself). Tolerance: ``1e-6`` (no ties in the inputs).
+    query counts itself). Tolerance: ``1e-6`` (no ties in the inputs). The package's own
+    ``precision_at_k``, ``cosine_neighbors`` and ``retrieval_precision`` (in :mod:`aelab.metrics` and
+    under their old names in :mod:`aelab.baselines`) raise while the student's function runs, also
+    when imported by name.
 
     Parameters
     ----------
@@ -352,12 +362,15 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     ------
     CheckFailed
         On a wrong value (with a hint when the query counts itself, when neighbors are ranked by
-        Euclidean distance, by the unnormalized dot product or by the LEAST similar) or a
-        non-scalar.
+        Euclidean distance, by the unnormalized dot product or by the LEAST similar), a
+        non-scalar, or a call to the package's version.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = precision_at_k.exercise
+    reason = ("Normalize the rows, one matrix product for the cosines, leave each query out, then topk: "
+              "lecture 02 uses the package's version, the lab has you write it.")
+    imported_shortcut(ex, student_fn, _PRECISION_SHORTCUTS, reason)
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     centres = torch.tensor([[3.0, 0.0], [-1.5, 2.6], [-1.5, -2.6]])
@@ -402,7 +415,8 @@ def precision_at_k(student_fn: Callable, *, seed: int = 0) -> None:
     answers = []  # (label, k, the student's value, the scores and labels each mistake needs)
     for label, codes, labels, k in cases:
         c_in, l_in = codes.clone(), labels.clone()
-        out = call(c_in, l_in, k, case=label)
+        with _forbidden(package_targets(_PRECISION_SHORTCUTS), reason):
+            out = call(c_in, l_in, k, case=label)
         _unchanged(ex, codes, c_in, "codes", label)
         _unchanged(ex, labels, l_in, "labels", label)
         if isinstance(out, torch.Tensor):
@@ -440,7 +454,8 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
     the last row ``z1``).
 
     Inputs: 2-D codes with 5 steps (by hand), 30-D codes with 10 steps, ``steps=2`` (just the
-    ends). Tolerance: ``atol=1e-5``.
+    ends). Tolerance: ``atol=1e-5``. :func:`aelab.metrics.decoded_line` (which lecture 02 uses)
+    raises while the student's function runs.
 
     Parameters
     ----------
@@ -452,11 +467,13 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong shape, missing endpoint, uneven spacing or wrong values.
+        On a wrong shape, missing endpoint, uneven spacing or wrong values, or a call to the package's version.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = interpolate_codes.exercise
+    reason = "Make the steps with torch.linspace and broadcast them against z1 − z0."
+    imported_shortcut(ex, student_fn, _LINE_SHORTCUTS, reason)
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     cases = [
@@ -467,7 +484,8 @@ def interpolate_codes(student_fn: Callable, *, seed: int = 0) -> None:
     worst = 0.0
     for label, z0, z1, steps in cases:
         a, b = z0.clone(), z1.clone()
-        path = _tensor(ex, call(a, b, steps, case=label), "the path", label)
+        with _forbidden(package_targets(_LINE_SHORTCUTS), reason):
+            path = _tensor(ex, call(a, b, steps, case=label), "the path", label)
         _unchanged(ex, z0, a, "z0", label)
         _unchanged(ex, z1, b, "z1", label)
         _shape(ex, path, (steps, z0.numel()), "the path", label, "One row per step, each a code.")
@@ -496,7 +514,10 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
     Inputs: 5 random 16-D queries against 50 points, queries that are themselves data points
     (distance 0 — the expansion ``|a|² + |b|² − 2a·b`` can round below 0, so clamp before the
     square root), images ``(3, 1, 28, 28)`` against 200 images, and a 2-D example by hand.
-    Tolerance: ``rtol=1e-4, atol=1e-2`` (float32 rounding of distances between images).
+    Tolerance: ``rtol=1e-4, atol=1e-2`` (float32 rounding of distances between images). The
+    package's ``nearest_distance`` and ``path_distances`` (:mod:`aelab.metrics`, and
+    ``aelab.baselines.nearest_distance``) raise while the student's function runs, also when
+    imported by name.
 
     Parameters
     ----------
@@ -508,11 +529,13 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong shape, NaN, squared distances or wrong values.
+        On a wrong shape, NaN, squared distances or wrong values, or a call to the package's version.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = nearest_distance.exercise
+    reason = "Flatten both, torch.cdist, then the minimum over the data (dim=1)."
+    imported_shortcut(ex, student_fn, _DISTANCE_SHORTCUTS, reason)
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     pts = torch.randn(50, 16, generator=g)
@@ -527,7 +550,8 @@ def nearest_distance(student_fn: Callable, *, seed: int = 0) -> None:
     for label, q, data in cases:
         m = q.shape[0]
         q_in, d_in = q.clone(), data.clone()
-        out = _tensor(ex, call(q_in, d_in, case=label), "the distances", label)
+        with _forbidden(package_targets(_DISTANCE_SHORTCUTS), reason):
+            out = _tensor(ex, call(q_in, d_in, case=label), "the distances", label)
         _unchanged(ex, q, q_in, "queries", label)
         _unchanged(ex, data, d_in, "data", label)
         if out.numel() == data.shape[0] and m != data.shape[0]:
