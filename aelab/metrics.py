@@ -1,4 +1,4 @@
-"""The numbers several notebooks compute, defined once (DESIGN.md, "The ``aelab`` package").
+"""The numbers several notebooks compute, defined once (docs/architecture.md).
 
 =====================================  ==========================================================  ============
 function                               what it measures                                            lectures
@@ -734,7 +734,7 @@ def paired_difference(a, b) -> tuple[float, float]:
 
     ``mean = (1/n) Σ (a_i − b_i)``, ``standard_error = sd(a − b) / √n`` with the sample standard deviation
     (``n − 1`` in the denominator) — ``mean / standard_error`` is the paired t statistic of
-    ``scipy.stats.ttest_rel``. DESIGN.md, "Claims that can fail" 4: "beats" means ``mean − 1.96 SE > 0``.
+    ``scipy.stats.ttest_rel``. docs/architecture.md, "Claims that can fail": "beats" means ``mean − 1.96 SE > 0``.
     Use it for a model's hole ratios against their null (lecture 02), two models on the same pairs
     (lecture 07: AE vs VAE), or per-seed results.
 

@@ -176,7 +176,7 @@ class _ShortcutUsed(Exception):
 def _forbidden(targets: list[tuple[Any, str, str]], reason: str) -> Iterator[None]:
     """Make library shortcuts raise while the student's function runs ("by hand" exercises).
 
-    DESIGN.md, Checks: a "by hand" exercise detects the library call it asks students not to use,
+    docs/architecture.md, "Lab checks": a "by hand" exercise detects the library call it asks students not to use,
     and an exercise whose answer the package already has forbids the package's version. Each
     target ``(owner, attribute, label)`` (e.g. ``(torch.nn.functional, "max_unpool2d",
     "F.max_unpool2d")``) is replaced by a function that raises :class:`_ShortcutUsed`, which

@@ -2,7 +2,7 @@
 
 Every lecture and lab imports it (``from aelab import data``). Images come back as float32
 tensors of shape ``(N, 1, 28, 28)`` with values in ``[0, 1]`` and labels as int64 tensors of
-shape ``(N,)``. One module per dataset on shared helpers (DESIGN.md, "Data"):
+shape ``(N,)``. One module per dataset on shared helpers (docs/architecture.md, "Data"):
 
 =====================  ===========================================================  ==============
 module                 holds                                                        lectures

@@ -4,7 +4,7 @@ Used by every lecture through the loaders of :mod:`aelab.data` (MNIST in lecture
 Fashion-MNIST in lectures 02 and 06); the model cache (:mod:`aelab.zoo`) keeps its files under
 :func:`data_root` too.
 
-No network call can hang (DESIGN.md, "Data"):
+No network call can hang (docs/architecture.md, "Data"):
 
 - reachability is probed with a 3-second limit in a thread that is abandoned when it is late
   (a name lookup is not covered by socket timeouts), and ``AELAB_OFFLINE=1`` skips the network;

