@@ -350,7 +350,8 @@ def test_corruptions_accepts_more_correct_forms(mask, sp, capsys):
     for seed in range(4):
         checks.corruptions(mask, sp, seed=seed)
     from aelab import data
-    checks.corruptions(data.masking_noise, data.salt_and_pepper)   # the package's own versions
+    with pytest.raises(CheckFailed, match="write it yourself"):       # the package's own versions are refused
+        checks.corruptions(data.masking_noise, data.salt_and_pepper)
 
 
 def test_denoising_step_accepts_mse_sum_float64_loop_and_numpy_scalar(capsys):
@@ -372,10 +373,10 @@ def test_denoising_step_accepts_mse_sum_float64_loop_and_numpy_scalar(capsys):
 
     variants = [make(lambda a, b: F.mse_loss(a, b, reduction="sum") / len(b)),
                 make(lambda a, b: F.mse_loss(a, b) * b[0].numel()),
-                make(lambda a, b: (a.double() - b.double()).pow(2).sum(1).mean()),
+                make(lambda a, b: (a.double() - b.double()).pow(2).flatten(1).sum(1).mean()),
                 make(loop_loss),
-                make(lambda a, b: (a - b).pow(2).sum(-1).mean(), lambda loss: np.float32(loss.item())),
-                make(lambda a, b: (a - b).pow(2).sum(-1).mean(), lambda loss: loss.reshape(1).detach())]
+                make(lambda a, b: (a - b).pow(2).flatten(1).sum(-1).mean(), lambda loss: np.float32(loss.item())),
+                make(lambda a, b: (a - b).pow(2).flatten(1).sum(-1).mean(), lambda loss: loss.reshape(1).detach())]
     for seed in range(3):
         for step in variants:
             checks.denoising_step(step, seed=seed)
@@ -447,3 +448,210 @@ def test_vector_field_accepts_float64_numpy_inference_mode_and_loops(capsys):
     for seed in range(4):
         for fn in (field_float64, field_numpy, field_inference, field_loop):
             checks.dae_vector_field(fn, seed=seed)
+
+
+# --- issue 19.16: the denoising step on image batches, with junk in .grad ----------------------------
+
+def _step(loss_fn=lambda x_hat, x: (x_hat - x).pow(2).flatten(1).sum(1).mean(), *, zero=True, ret=None,
+          target_noisy=False, feed_clean=False, steps=1, zero_between=False, train_fn=None):
+    """A denoising step with one mistake switched on (all off: the right answer)."""
+    def step(model, optimizer, x, corrupt):
+        x_tilde = corrupt(x)
+        x_hat = model(x if feed_clean else x_tilde)
+        loss = loss_fn(x_hat, x_tilde if target_noisy else x)
+        trained = train_fn(x_hat, x) if train_fn else loss
+        if zero:
+            optimizer.zero_grad()
+        trained.backward()
+        if zero_between:
+            optimizer.zero_grad()
+        for _ in range(steps):
+            optimizer.step()
+        return ret(loss, model, x_tilde, x) if ret else loss
+    return step
+
+
+def _after_step(loss, model, x_tilde, x):   # the loss recomputed on the updated model
+    with torch.no_grad():
+        return (model(x_tilde) - x).pow(2).flatten(1).sum(1).mean()
+
+
+@pytest.mark.parametrize("student, hint", [
+    (_step(zero=False), "ACCUMULATE"),                                                       # no zero_grad
+    (_step(zero_between=True), "did not change"),                                            # zero_grad after backward
+    (_step(steps=2), "TWO steps"),
+    (_step(lambda a, b: (a - b).pow(2).sum(-1).mean()), "wrong axes"),                       # one image axis only
+    (_step(lambda a, b: (a - b).pow(2).sum(0).mean()), "wrong axes"),                        # the batch axis
+    (_step(lambda a, b: (a - b).pow(2).sum(1).mean()), "mean over all values"),              # the channel axis
+    (_step(lambda a, b: (a - b).pow(2).sum()), "sums over the 6 images"),                    # no mean over the batch
+    (_step(ret=_after_step), "UPDATED model"),
+    (_step(train_fn=lambda a, b: torch.nn.functional.mse_loss(a, b)), "per-value MEAN"),
+    (_step(ret=lambda loss, *a: loss.detach().repeat(3)), "one number"),                    # a vector returned
+    (_step(ret=lambda loss, *a: None), "got NoneType"),
+    (_step(ret=lambda loss, *a: str(loss.item())), "got str"),
+    (_step(lambda a, b: (a - b).abs().flatten(1).sum(1).mean()), "is not the squared error per image"),
+])
+def test_denoising_step_rejects_more_mistakes(student, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        checks.denoising_step(student)
+
+
+def test_denoising_step_missing_zero_grad_passed_before_and_fails_now():
+    # the old check used a fresh optimizer with empty .grad, so this answer passed; junk in .grad catches it
+    with pytest.raises(CheckFailed, match="zero_grad"):
+        checks.denoising_step(_step(zero=False), seed=3)
+
+
+def test_denoising_step_accepts_more_correct_styles(capsys):
+    import numpy as np
+
+    def manual_zero(model, optimizer, x, corrupt):
+        for p in model.parameters():
+            p.grad = None
+        loss = (model(corrupt(x)) - x).pow(2).sum(dim=tuple(range(1, x.dim()))).mean()
+        loss.backward()
+        optimizer.step()
+        return loss.detach().numpy()                                   # a 0-d NumPy array
+
+    def model_zero_grad(model, optimizer, x, corrupt):
+        x_tilde = corrupt(x)
+        loss = torch.nn.functional.mse_loss(model(x_tilde), x, reduction="none").flatten(1).sum(1).mean()
+        model.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return np.array(loss.item())
+
+    variants = [
+        manual_zero, model_zero_grad,
+        _step(lambda a, b: (a.double() - b.double()).pow(2).reshape(len(b), -1).sum(1).mean(),
+              ret=lambda loss, *a: loss.detach()),                                          # float64 tensor
+        _step(lambda a, b: ((a - b) ** 2).sum() / b.shape[0], ret=lambda loss, *a: np.float64(loss.item())),
+        _step(lambda a, b: torch.stack([((a[i] - b[i]) ** 2).sum() for i in range(len(b))]).mean(),
+              ret=lambda loss, *a: loss.reshape(1, 1)),
+        _step(lambda a, b: torch.einsum("n...,n...->n", a - b, a - b).mean(), ret=lambda loss, *a: loss.item()),
+    ]
+    for seed in range(3):
+        for step in variants:
+            checks.denoising_step(step, seed=seed)
+
+
+# --- issue 19.20: each corruption hint names its mistake -------------------------------------------
+
+def _mask_shared(x, p, generator=None):          # one mask for the whole batch: fraction ~p, same pixels everywhere
+    keep = torch.rand(x.shape[1:], generator=generator) >= p
+    return x * keep
+
+
+def _mask_per_image(x, p, generator=None):       # one coin per image
+    drop = torch.rand((len(x),) + (1,) * (x.dim() - 1), generator=generator) < p
+    return torch.where(drop, torch.zeros_like(x), x)
+
+
+def _sp_shared(x, p, generator=None):
+    u = torch.rand(x.shape[1:], generator=generator)
+    coin = (torch.rand(x.shape[1:], generator=generator) < 0.5).to(x.dtype)
+    return torch.where(u < p, coin, x)
+
+
+def _mask_to_half(x, p, generator=None):         # corrupted values set to 0.5
+    return torch.where(torch.rand(x.shape, generator=generator) < p, torch.full_like(x, 0.5), x)
+
+
+def _sp_salt_only(x, p, generator=None):
+    return torch.where(torch.rand(x.shape, generator=generator) < p, torch.ones_like(x), x)
+
+
+def _sp_flip(x, p, generator=None):              # 1 − x instead of 0 or 1
+    return torch.where(torch.rand(x.shape, generator=generator) < p, 1 - x, x)
+
+
+def _mask_greater(x, p, generator=None):         # u > p: corrupts with probability 1 − p
+    return torch.where(torch.rand(x.shape, generator=generator) > p, torch.zeros_like(x), x)
+
+
+def _mask_flat(x, p, generator=None):            # returns flat rows
+    return good_mask(x, p, generator).flatten(1)
+
+
+def _mask_bool(x, p, generator=None):            # returns the keep-mask, not the image
+    return torch.rand(x.shape, generator=generator) >= p
+
+
+def _mask_package(x, p, generator=None):
+    from aelab import data
+    return data.masking_noise(x, p, generator=generator)
+
+
+def _sp_package(x, p, generator=None):
+    from aelab import noise
+    return noise.salt_and_pepper(x, p, generator=generator)
+
+
+@pytest.mark.parametrize("mask, sp, hint", [
+    (_mask_shared, good_sp, "SAME positions in every image"),
+    (good_mask, _sp_shared, "SAME positions in every image"),
+    (_mask_per_image, good_sp, "whole images"),
+    (_mask_to_half, good_sp, "not all 0"),
+    (good_mask, _sp_salt_only, "equally likely"),
+    (good_mask, _sp_flip, "exactly 0 or 1"),
+    (_mask_greater, good_sp, "1 − p"),
+    (_mask_flat, good_sp, "shape"),
+    (_mask_bool, good_sp, "dtype"),
+    (_mask_package, good_sp, "aelab.data.masking_noise"),
+    (good_mask, _sp_package, "aelab.noise.salt_and_pepper"),
+])
+def test_corruptions_rejects_more_mistakes(mask, sp, hint):
+    with pytest.raises(CheckFailed, match=hint):
+        checks.corruptions(mask, sp)
+
+
+def test_shared_mask_hint_fires_only_for_a_shared_mask():
+    # the right answer and the other wrong answers never get the shared-mask hint
+    for mask in (mask_keeps_with_p, _mask_to_half, _mask_greater):
+        with pytest.raises(CheckFailed) as info:
+            checks.corruptions(mask, good_sp)
+        assert "SAME positions" not in str(info.value) and "whole images" not in str(info.value)
+
+
+def test_corruptions_accepts_five_more_styles(capsys):
+    def mask_uniform_(x, p, generator=None):
+        u = torch.empty(x.shape, dtype=torch.float64).uniform_(generator=generator)
+        return x.masked_fill(u < p, 0.0)
+
+    def mask_index(x, p, generator=None):
+        out = x.clone()
+        out[torch.rand(x.shape, generator=generator) < p] = 0
+        return out
+
+    def mask_bernoulli_keep(x, p, generator=None):
+        return x * torch.bernoulli(torch.full(x.shape, 1 - p, dtype=x.dtype), generator=generator)
+
+    def sp_randint(x, p, generator=None):
+        corrupt = torch.rand(x.shape, generator=generator) < p
+        value = torch.randint(0, 2, x.shape, generator=generator).to(x.dtype)
+        return torch.where(corrupt, value, x)
+
+    def sp_float64(x, p, generator=None):
+        u = torch.rand(x.shape, generator=generator, dtype=torch.float64)
+        coin = torch.rand(x.shape, generator=generator, dtype=torch.float64).round()
+        return torch.where(u < p, coin, x.double()).to(x.dtype)
+
+    for seed in range(3):
+        checks.corruptions(mask_uniform_, sp_randint, seed=seed)
+        checks.corruptions(mask_index, sp_float64, seed=seed)
+        checks.corruptions(mask_bernoulli_keep, good_sp, seed=seed)
+
+
+def test_package_shortcuts_are_refused_in_kl_and_contractive():
+    from aelab import penalties
+    with pytest.raises(CheckFailed, match="aelab.penalties.kl_sparsity"):
+        checks.kl_sparsity_penalty(lambda h, rho: penalties.kl_sparsity(h, rho))
+    with pytest.raises(CheckFailed, match="aelab.penalties.contractive_sigmoid"):
+        checks.contractive_closed_form(lambda h, W: penalties.contractive_sigmoid(h, W))
+
+
+def test_exercise_numbers_follow_the_lecture():
+    # issue 19.21: lecture 03 teaches sparsity (2), corruption and the DAE (3), the score (5), the CAE (7)
+    order = [checks.kl_sparsity_penalty, checks.corruptions, checks.denoising_step, checks.dae_vector_field,
+             checks.contractive_closed_form]
+    assert [c.exercise.number for c in order] == [1, 2, 3, 4, 5]

@@ -1,7 +1,8 @@
 """Lab 03's self-checks (regularized autoencoders), re-exported by :mod:`aelab.checks`.
 
-:func:`corruptions`, :func:`denoising_step`, :func:`kl_sparsity_penalty`, :func:`contractive_closed_form`,
-:func:`dae_vector_field`. What a check does on success, a wrong answer or an unfinished exercise is
+:func:`kl_sparsity_penalty`, :func:`corruptions`, :func:`denoising_step`, :func:`dae_vector_field`,
+:func:`contractive_closed_form` — in the order lecture 03 teaches them (sparsity, denoising, the score,
+the contractive penalty). Where the package has the function an exercise asks for, the check refuses it. What a check does on success, a wrong answer or an unfinished exercise is
 described in :mod:`aelab.checks._machinery`; the notebooks call them as ``aelab.checks.<name>(...)``.
 Definitions are those of lecture 03 and :mod:`aelab.penalties` (Vincent et al. 2010 for the
 corruptions; Ng 2011 for the KL sparsity penalty; Rifai et al. 2011 for the contractive penalty;
@@ -10,6 +11,7 @@ Alain & Bengio 2014 for the vector field).
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from collections.abc import Callable
@@ -18,9 +20,26 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._machinery import _exercise, _fail, _finite, _gen, _global_rng, _praise, _shape, _student, _tensor, _unchanged
+from ._machinery import (_exercise, _fail, _finite, _forbidden, _gen, _global_rng, _praise, _shape, _student, _tensor,
+                         _unchanged)
 
 __all__ = ["corruptions", "denoising_step", "kl_sparsity_penalty", "contractive_closed_form", "dae_vector_field"]
+
+
+def _package_shortcuts(*names: str) -> list[tuple[object, str, str]]:
+    """The package's own versions of what lab 03 asks students to write (DESIGN.md, Checks)."""
+    from .. import data, noise, penalties   # imported here: aelab.checks must not import the whole package at load
+    where = {"masking_noise": (noise, data), "salt_and_pepper": (noise, data), "kl_sparsity": (penalties,),
+             "contractive_sigmoid": (penalties,)}
+    return [(owner, name, f"aelab.{owner.__name__.split('.')[-1]}.{name}") for name in names for owner in where[name]]
+
+
+def _refuse_package_function(ex, fn: Callable, names: tuple[str, ...]) -> None:
+    """Refuse the package's own function passed in place of the student's (patching cannot catch that)."""
+    for owner, name, label in _package_shortcuts(*names):
+        if fn is getattr(owner, name):
+            raise _fail(ex, f"this exercise asks you to write it yourself, but you passed {label} itself. Write "
+                            "your own function in the exercise cell and pass that.")
 
 
 def _corruption_cases(g: torch.Generator) -> list[tuple[str, torch.Tensor, float]]:
@@ -50,6 +69,16 @@ def _check_one_corruption(ex, call, name: str, cases, g: torch.Generator, salt: 
                             f"{out.max():.3g}). Pixels live in [0, 1]: a corrupted pixel must be "
                             + ("0 (pepper) or 1 (salt)." if salt else "0."))
         changed = out != x
+        rows = changed.flatten(1) if x.dim() >= 2 else changed[None]
+        if 0 < p < 1 and len(rows) > 1 and (rows == rows[:1]).all():
+            raise _fail(ex, f"{name} corrupted the SAME positions in every image of {label}: one mask was drawn "
+                            "and shared by the whole batch (e.g. torch.rand(x.shape[1:]) or torch.rand(28, 28)), so "
+                            "every image loses the same pixels. Draw one uniform per value, of x's full shape "
+                            "(torch.rand(x.shape, ...)).")
+        if 0 < p < 1 and len(rows) > 1 and (rows.all(1) | ~rows.any(1)).all():
+            raise _fail(ex, f"{name} corrupted whole images on {label}: each image was either corrupted entirely or "
+                            "not at all (one coin per image). Each VALUE is corrupted independently with probability "
+                            "p: draw one uniform per value, of x's full shape.")
         frac = changed.double().mean().item()
         sd = math.sqrt(max(p * (1 - p), 1e-4) / x.numel())
         if abs(frac - p) > 6 * sd + 1e-9:
@@ -78,7 +107,7 @@ def _check_one_corruption(ex, call, name: str, cases, g: torch.Generator, salt: 
                             "random number with `generator=generator`.")
 
 
-@_exercise("03", 1, "masking_noise, salt_and_pepper")
+@_exercise("03", 2, "masking_noise, salt_and_pepper")
 def corruptions(masking_noise: Callable, salt_and_pepper: Callable, *, seed: int = 0) -> None:
     """Check ``masking_noise(x, p, generator)`` and ``salt_and_pepper(x, p, generator)``.
 
@@ -99,54 +128,103 @@ def corruptions(masking_noise: Callable, salt_and_pepper: Callable, *, seed: int
         If either function raises ``NotImplementedError``.
     """
     ex = corruptions.exercise
+    for fn in (masking_noise, salt_and_pepper):
+        _refuse_package_function(ex, fn, ("masking_noise", "salt_and_pepper"))
     g = _gen(ex, seed)
     cases = _corruption_cases(g)
-    _check_one_corruption(ex, _student(ex, masking_noise, "masking_noise"), "masking_noise", cases, g, salt=False)
-    _check_one_corruption(ex, _student(ex, salt_and_pepper, "salt_and_pepper"), "salt_and_pepper", cases, g, salt=True)
+    with _forbidden(_package_shortcuts("masking_noise", "salt_and_pepper"),
+                    "Draw the uniforms with torch.rand(x.shape, generator=generator) and build the result with "
+                    "torch.where."):
+        _check_one_corruption(ex, _student(ex, masking_noise, "masking_noise"), "masking_noise", cases, g, salt=False)
+        _check_one_corruption(ex, _student(ex, salt_and_pepper, "salt_and_pepper"), "salt_and_pepper", cases, g,
+                              salt=True)
     _praise(ex, "both corrupt the fraction p, keep shape, dtype and [0, 1], and leave x alone", 2 * len(cases))
 
 
 class _Recorder(nn.Module):
-    """A one-layer autoencoder for flat rows that remembers what its forward pass received."""
+    """A small sigmoid autoencoder for image batches (N, 1, 28, 28) or flat rows that remembers its inputs."""
 
-    def __init__(self, d: int):
+    def __init__(self, shape: tuple[int, ...], k: int = 12):
         super().__init__()
-        self.lin = nn.Linear(d, d)
+        d = math.prod(shape)
+        self.shape = shape
+        self.enc = nn.Linear(d, k)
+        self.dec = nn.Linear(k, d)
         self.seen: list[torch.Tensor] = []
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.seen.append(x.detach().clone())
-        return torch.sigmoid(self.lin(x))
+        h = torch.sigmoid(self.enc(x.flatten(1)))                       # (N, k)
+        return torch.sigmoid(self.dec(h)).view(len(x), *self.shape)     # (N, *shape), the input's shape
 
 
-@_exercise("03", 2, "denoising_step")
+def _as_number(ex, out, label: str) -> float:
+    """The returned loss as a float: a one-element tensor, a Python or NumPy number, or a 0-d/1-element array."""
+    if isinstance(out, (torch.Tensor, np.ndarray)):
+        n = out.size if isinstance(out, np.ndarray) else out.numel()
+        if n != 1:
+            raise _fail(ex, f"return the loss as one number (a 0-dim tensor or a float), got shape "
+                            f"{tuple(out.shape)} on {label}: average the per-image losses over the batch.")
+        out = out.item()
+    if isinstance(out, numbers.Real) and not isinstance(out, bool):   # also NumPy scalars
+        return float(out)
+    raise _fail(ex, f"return the loss (a 0-dim tensor or a float), got {type(out).__name__} on {label}.")
+
+
+_LR = 0.05
+
+
+def _sgd_after(model: nn.Module, loss_fn: Callable[[nn.Module], torch.Tensor], junk: dict | None = None,
+               steps: int = 1) -> dict[str, torch.Tensor]:
+    """The parameters after ``steps`` SGD steps with one gradient of ``loss_fn`` (plus ``junk``) from ``model``'s weights."""
+    m = copy.deepcopy(model)
+    for p in m.parameters():
+        p.grad = None
+    loss_fn(m).backward()
+    with torch.no_grad():
+        for k, p in m.named_parameters():   # optimizer.step() called `steps` times reuses the same .grad
+            p -= steps * _LR * (p.grad + (junk[k] if junk is not None else 0))
+    return {k: p.detach() for k, p in m.named_parameters()}
+
+
+def _moved_like(model: nn.Module, target: dict[str, torch.Tensor]) -> bool:
+    return all(torch.allclose(p.detach(), target[k], rtol=1e-4, atol=1e-6) for k, p in model.named_parameters())
+
+
+@_exercise("03", 3, "denoising_step")
 def denoising_step(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``denoising_step(model, optimizer, x, corrupt) -> loss``: one training step of a DAE.
 
-    Expected: ``x_tilde = corrupt(x)`` (called once), ``x_hat = model(x_tilde)``, the loss
-    ``sum over values of (x_hat − x)², averaged over the batch`` (the *clean* x is the target),
-    then ``optimizer.zero_grad()``, ``loss.backward()``, ``optimizer.step()``; returns the loss
-    (a one-element tensor, a float or a NumPy scalar) computed before the step.
+    Expected: ``x_tilde = corrupt(x)``, ``x_hat = model(x_tilde)``, the loss ``sum over each image's
+    values of (x_hat − x)², averaged over the batch`` (the *clean* x is the target; the course's
+    squared error per image), then ``optimizer.zero_grad()``, ``loss.backward()``, ``optimizer.step()``;
+    returns that loss (a one-element tensor, a float, a NumPy scalar or a 0-d array) computed before
+    the step.
 
-    Inputs: a one-layer sigmoid autoencoder on flat rows (8, 20) and (5, 12), SGD with learning
-    rate 0.1, and a masking ``corrupt`` with a fixed random mask (so the result is reproducible).
+    Inputs: image batches (6, 1, 28, 28) and (4, 1, 28, 28) — the lab's shape, where summing over
+    the wrong axis gives a wrong number — then flat rows (8, 20); a small sigmoid autoencoder; SGD
+    with learning rate 0.05 whose parameters' ``.grad`` is pre-filled with junk (as after an earlier
+    step), so that a missing ``zero_grad`` moves the weights wrongly; a masking ``corrupt`` with a
+    fixed random mask (so the result is reproducible).
 
     Raises
     ------
     CheckFailed
-        With its own hint when the model was fed the clean x, when the noisy x_tilde was the target,
-        when the loss is not the squared error per image, or when the weights did not change as one
-        SGD step on that loss changes them.
+        Each with its own hint: the model fed the clean x; the noisy x_tilde as the target; a loss
+        averaged over pixels (F.mse_loss), summed over the wrong axes, or summed over the batch; the
+        loss of the updated model returned; the weights unchanged, moved with the junk gradient
+        (no ``zero_grad``), moved twice, or moved along the per-pixel-mean gradient.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = denoising_step.exercise
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
-    for n, d in ((8, 20), (5, 12)):
-        label = f"a batch x of shape ({n}, {d})"
-        x = 0.05 + 0.9 * torch.rand(n, d, generator=g)
-        mask = (torch.rand(n, d, generator=g) > 0.4).to(x.dtype)
+    for shape in ((6, 1, 28, 28), (4, 1, 28, 28), (8, 20)):
+        n = shape[0]
+        label = f"a batch x of shape {shape}"
+        x = 0.05 + 0.9 * torch.rand(shape, generator=g)
+        mask = (torch.rand(shape, generator=g) > 0.4).to(x.dtype)
         calls = []
 
         def corrupt(t, mask=mask, calls=calls):
@@ -154,31 +232,27 @@ def denoising_step(student_fn: Callable, *, seed: int = 0) -> None:
             return t * mask
 
         with _global_rng(ex, seed):
-            model = _Recorder(d)
-        ref = _Recorder(d)
-        ref.load_state_dict(model.state_dict())
+            model = _Recorder(shape[1:])
+        start = copy.deepcopy(model)
+        junk = {k: torch.randn(p.shape, generator=g) for k, p in model.named_parameters()}
+        for k, p in model.named_parameters():
+            p.grad = junk[k].clone()
         x_tilde = x * mask
-        # the reference step, in float64 for the comparison of the weights
-        ref_loss = (ref(x_tilde) - x).pow(2).sum(1).mean()
-        ref_loss.backward()
+
+        def per_image(m, target=x, inp=x_tilde):
+            return (m(inp) - target).pow(2).flatten(1).sum(1).mean()
+
         with torch.no_grad():
-            expected = {k: p - 0.1 * p.grad for k, p in ref.named_parameters()}
-            bug_clean = (ref(x) - x).pow(2).sum(1).mean().item()
-            bug_noisy = (ref(x_tilde) - x_tilde).pow(2).sum(1).mean().item()
-            mse = (ref(x_tilde) - x).pow(2).mean().item()
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+            ref = per_image(start).item()
+            bug_clean = per_image(start, inp=x).item()
+            bug_noisy = per_image(start, target=x_tilde).item()
+            err = (start(x_tilde) - x).pow(2)                               # (N, *shape[1:])
+            mse = err.mean().item()
+        start.seen.clear()
+        opt = torch.optim.SGD(model.parameters(), lr=_LR)
         x_in = x.clone()
-        out = call(model, opt, x_in, corrupt, case=label)
+        out = _as_number(ex, call(model, opt, x_in, corrupt, case=label), label)
         _unchanged(ex, x, x_in, "x", label)
-        if isinstance(out, torch.Tensor):
-            if out.numel() != 1:
-                raise _fail(ex, f"return the loss as one number (a 0-dim tensor or float), got shape "
-                                f"{tuple(out.shape)} on {label}.")
-            out = out.item()
-        if isinstance(out, numbers.Real) and not isinstance(out, bool):   # also NumPy scalars
-            out = float(out)
-        else:
-            raise _fail(ex, f"return the loss (a 0-dim tensor or a float), got {type(out).__name__} on {label}.")
         if not model.seen:
             raise _fail(ex, f"the model was never called on {label}.")
         fed = model.seen[0]
@@ -188,25 +262,60 @@ def denoising_step(student_fn: Callable, *, seed: int = 0) -> None:
         if not calls:
             raise _fail(ex, f"corrupt was never called on {label}: compute x_tilde = corrupt(x).")
         if not (fed.shape == x.shape and torch.allclose(fed, x_tilde)):
-            raise _fail(ex, f"the model's input is neither x nor corrupt(x) on {label}: feed x_tilde = corrupt(x).")
-        if math.isclose(out, bug_noisy, rel_tol=1e-4) and not math.isclose(out, ref_loss.item(), rel_tol=1e-4):
-            raise _fail(ex, f"your loss compares the reconstruction with the NOISY x_tilde on {label}: the model "
-                            "then learns to reproduce the noise (the classic bug). The target is the clean x.")
-        if math.isclose(out, mse, rel_tol=1e-4):
-            raise _fail(ex, f"your loss is the mean over all values (F.mse_loss) on {label}, {d} times too small: "
-                            "sum the squared errors over each image's values, then average over the batch.")
-        if not math.isclose(out, ref_loss.item(), rel_tol=1e-4, abs_tol=1e-6):
-            extra = " (it equals the clean-input loss)" if math.isclose(out, bug_clean, rel_tol=1e-4) else ""
+            raise _fail(ex, f"the model's input is neither x nor corrupt(x) on {label}: feed x_tilde = corrupt(x), "
+                            "with the shape x has.")
+
+        def near(a, b):
+            return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-7)
+
+        if not near(out, ref):
+            if near(out, bug_noisy):
+                raise _fail(ex, f"your loss compares the reconstruction with the NOISY x_tilde on {label}: the "
+                                "model then learns to reproduce the noise (the classic bug). The target is the clean x.")
+            if near(out, mse):
+                raise _fail(ex, f"your loss is the mean over all values (F.mse_loss, or .sum(1).mean() on images "
+                                f"whose axis 1 is the single channel) on {label}: {err[0].numel()} times too small. "
+                                "Sum the squared errors over each image's values (.flatten(1).sum(1)), then average "
+                                "over the batch.")
+            if near(out, ref * n):
+                raise _fail(ex, f"your loss sums over the {n} images of the batch too on {label}: average the "
+                                "per-image sums over the batch (.mean()).")
+            wrong_axes = []
+            for dims in ({0}, {len(shape) - 1}, {len(shape) - 2}, {0, len(shape) - 1}) if len(shape) > 2 else ({0},):
+                keep = [d for d in range(len(shape)) if d not in dims]
+                wrong_axes.append(err.sum(tuple(dims)).mean().item() if keep else err.sum().item())
+            if any(near(out, w) for w in wrong_axes):
+                raise _fail(ex, f"your loss sums the squared errors over the wrong axes on {label}: x is {shape}, so "
+                                "one image's values are all axes but the first. Sum over them (.flatten(1).sum(1) or "
+                                ".sum(dim=tuple(range(1, x.dim())))), then average over the batch (axis 0).")
+            with torch.no_grad():
+                after = per_image(model).item()
+            if near(out, after):
+                raise _fail(ex, f"the loss you returned on {label} is the one of the UPDATED model (computed after "
+                                "optimizer.step()): return the loss of the forward pass you trained on.")
+            if near(out, bug_clean):
+                raise _fail(ex, f"your loss is the clean-input loss ||model(x) − x||² on {label}, although the model "
+                                "was fed x_tilde: compute the loss on model(x_tilde).")
             raise _fail(ex, f"the returned loss {out:.5g} is not the squared error per image of model(corrupt(x)) "
-                            f"against the clean x on {label}{extra}. Return the loss computed before the step.")
-        for k, p in model.named_parameters():
-            if not torch.allclose(p.detach(), expected[k], atol=1e-5):
-                same = torch.allclose(p.detach(), ref.state_dict()[k], atol=1e-7)
-                why = ("the weights did not change: call loss.backward() and optimizer.step()." if same else
-                       "the weights did not move as one SGD step on that loss moves them: call optimizer.zero_grad() "
-                       "before backward, and step once.")
-                raise _fail(ex, f"after your step on {label}, {why}")
-    _praise(ex, "the corrupted input goes in, the clean x is the target, and one step is taken", 2)
+                            f"against the clean x on {label} (sum over each image's values, mean over the batch).")
+        if _moved_like(model, _sgd_after(start, per_image)):
+            continue
+        if _moved_like(model, {k: p.detach() for k, p in start.named_parameters()}):
+            why = ("the weights did not change: call loss.backward() and then optimizer.step() (zero_grad belongs "
+                   "BEFORE backward; between backward and step it erases the gradient).")
+        elif _moved_like(model, _sgd_after(start, per_image, junk=junk)):
+            why = ("the step also followed a gradient left in .grad by an earlier step: gradients ACCUMULATE in "
+                   "PyTorch, so call optimizer.zero_grad() before loss.backward().")
+        elif _moved_like(model, _sgd_after(start, per_image, steps=2)):
+            why = "the weights moved by TWO steps: call optimizer.step() once."
+        elif _moved_like(model, _sgd_after(start, lambda m: (m(x_tilde) - x).pow(2).mean())):
+            why = ("the step followed the gradient of the per-value MEAN (F.mse_loss), although you returned the "
+                   "squared error per image: backward() the same loss you return.")
+        else:
+            why = ("the weights did not move as one SGD step on the squared error per image of model(corrupt(x)) "
+                   "against x moves them: zero_grad, backward that loss, step once.")
+        raise _fail(ex, f"after your step on {label}, {why}")
+    _praise(ex, "the corrupted input goes in, the clean x is the target, the old gradient is cleared, one step", 3)
 
 
 def _kl_ref(h: torch.Tensor, rho: float) -> torch.Tensor:
@@ -214,7 +323,7 @@ def _kl_ref(h: torch.Tensor, rho: float) -> torch.Tensor:
     return (rho * torch.log(rho / r) + (1 - rho) * torch.log((1 - rho) / (1 - r))).sum()
 
 
-@_exercise("03", 3, "kl_sparsity")
+@_exercise("03", 1, "kl_sparsity")
 def kl_sparsity_penalty(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``kl_sparsity(h, rho) -> 0-dim``: ``Σⱼ KL(ρ ‖ ρ̂ⱼ)``, ``ρ̂ⱼ`` the mean of column j of ``h``.
 
@@ -235,6 +344,7 @@ def kl_sparsity_penalty(student_fn: Callable, *, seed: int = 0) -> None:
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = kl_sparsity_penalty.exercise
+    _refuse_package_function(ex, student_fn, ("kl_sparsity",))
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     cases = [("h with every column's mean equal to rho = 0.1 (32, 8)", torch.full((32, 8), 0.1), 0.1),
@@ -243,7 +353,8 @@ def kl_sparsity_penalty(student_fn: Callable, *, seed: int = 0) -> None:
              ("random codes (64, 100), rho = 0.1", 0.02 + 0.96 * torch.rand(64, 100, generator=g) ** 3, 0.1)]
     for label, h, rho in cases:
         h_in = h.clone()
-        out = call(h_in, rho, case=label)
+        with _forbidden(_package_shortcuts("kl_sparsity"), "Write the formula with h.mean(0) and torch.log."):
+            out = call(h_in, rho, case=label)
         if isinstance(out, numbers.Real):
             raise _fail(ex, f"return the penalty as a 0-dim tensor, not a Python number ({type(out).__name__}) on "
                             f"{label}: it is added to the training loss, and backward() needs a tensor (no .item()).")
@@ -276,7 +387,7 @@ def kl_sparsity_penalty(student_fn: Callable, *, seed: int = 0) -> None:
     _praise(ex, "Σⱼ KL(ρ ‖ ρ̂ⱼ) on every input, 0 when ρ̂ = ρ", len(cases))
 
 
-@_exercise("03", 4, "contractive_sigmoid")
+@_exercise("03", 5, "contractive_sigmoid")
 def contractive_closed_form(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``contractive_sigmoid(h, W) -> 0-dim``: ``mean over images of Σⱼ (hⱼ(1−hⱼ))² Σᵢ Wⱼᵢ²``.
 
@@ -296,6 +407,7 @@ def contractive_closed_form(student_fn: Callable, *, seed: int = 0) -> None:
         If ``student_fn`` raises ``NotImplementedError``.
     """
     ex = contractive_closed_form.exercise
+    _refuse_package_function(ex, student_fn, ("contractive_sigmoid",))
     call = _student(ex, student_fn)
     g = _gen(ex, seed)
     cases = []
@@ -310,7 +422,9 @@ def contractive_closed_form(student_fn: Callable, *, seed: int = 0) -> None:
         ref = jac.pow(2).sum((1, 2)).mean().item()
         h_in, W_in = h.float(), W.float()
         h0, W0 = h_in.clone(), W_in.clone()
-        out = _tensor(ex, call(h_in, W_in, case=label), "the penalty", label)
+        with _forbidden(_package_shortcuts("contractive_sigmoid"), "Write the closed form with h * (1 - h) and "
+                                                                    "W.pow(2).sum(1)."):
+            out = _tensor(ex, call(h_in, W_in, case=label), "the penalty", label)
         _unchanged(ex, h0, h_in, "h", label)
         _unchanged(ex, W0, W_in, "W", label)
         if out.numel() != 1:
@@ -344,7 +458,7 @@ class _Shrink(nn.Module):
         return self.c + 0.5 * (x - self.c)
 
 
-@_exercise("03", 5, "vector_field")
+@_exercise("03", 4, "vector_field")
 def dae_vector_field(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``vector_field(model, grid) -> (N, 2)``: the arrows ``r(x) − x`` of a DAE at the grid points.
 
