@@ -161,7 +161,7 @@ def test_aelab_build_writes_a_sphinx_site(built):
     assert "<title>Lecture 01: math, a figure, a bar and a widget" in page and "cdn." not in page
     assert "_static/mathjax/tex-svg-full.js" in page and 'name="viewport"' in page
     assert "z1 = 1.23<" in page or "z1 = 1.23 " in page or "z1 = 1.23," in page  # its readout (".2f"), not 1.2345678901
-    assert "z1 = 1.2345678901" not in page and "Interactive explorer" in page
+    assert "z1 = 1.2345678901" not in page and "Interactive widget" in page
     assert json.loads((built / "report.json").read_text())["notebooks"][0]["status"] == "ok"
 
 

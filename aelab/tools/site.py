@@ -313,7 +313,7 @@ def _widget_html(state: dict, model_id: str) -> str:
             captions.append(_strip_tags(str(s["value"])).strip())
     alt = html.escape(next((c for c in captions if c), "the explorer's figure for the slider values below"),
                       quote=True)
-    parts = ['<div class="aelab-static-widget"><p><b>Interactive explorer.</b> Run this notebook in JupyterLab to '
+    parts = ['<div class="aelab-static-widget"><p><b>Interactive widget.</b> Run this notebook in JupyterLab to '
              'move its sliders; below is its figure for the values it was built with.</p>']
     parts += [f'<img src="{src}" alt="{alt}">' for src in images]
     if values:

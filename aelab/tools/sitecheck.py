@@ -206,15 +206,9 @@ def _check_page(context, base: str, rel: str, shots: Path, failures: list[str], 
         facts = page.evaluate(_JS_PAGE_FACTS)
         check.title = facts["title"]
         check.math, check.images, check.widgets = facts["math"], facts["images"], facts["widgets"]
-        shot = shots / _shot_name(rel)
-        page.screenshot(path=str(shot), full_page=True)
-        check.screenshot = str(shot)
         page.set_viewport_size({"width": PHONE, "height": 844})
         page.wait_for_timeout(300)
         over = page.evaluate(_JS_OVERFLOW)
-        phone = shots / _shot_name(rel, f"-{PHONE}px")
-        page.screenshot(path=str(phone), full_page=True)
-        check.phone_screenshot = str(phone)
         if check.title.lower() in _GENERIC_TITLES:
             check.problems.append(f"no real title (<title>{check.title}</title>)")
         if not facts["viewport"]:
@@ -237,6 +231,14 @@ def _check_page(context, base: str, rel: str, shots: Path, failures: list[str], 
             check.problems.append(f"{facts['mathErrors']} formula(s) MathJax could not typeset")
         if facts["widgetLeft"]:
             check.problems.append(f"{facts['widgetLeft']} blank widget area(s)")
+        for width, suffix, attr in ((PHONE, f"-{PHONE}px", "phone_screenshot"), (WIDE, "", "screenshot")):
+            shot = shots / _shot_name(rel, suffix)
+            try:
+                page.set_viewport_size({"width": width, "height": 900 if width == WIDE else 844})
+                page.screenshot(path=str(shot), full_page=True, timeout=timeout_ms)
+                setattr(check, attr, str(shot))
+            except Exception as exc:
+                check.problems.append(f"no {width}-px screenshot ({_one_line(exc)})")
     except Exception as exc:  # anything else about this page: its problem, the others are still checked
         check.problems.append(f"could not be checked ({_one_line(exc)})")
     finally:
