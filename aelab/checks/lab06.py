@@ -4,8 +4,10 @@
 :func:`tfidf_svd_codes`. What a check does on success, a wrong answer or an unfinished exercise
 is described in :mod:`aelab.checks._machinery`; the notebooks call them as
 ``aelab.checks.<name>(...)``. The references are lecture 06's: cosine retrieval as in
-:func:`aelab.baselines.precision_at_k`, scikit-learn's ``roc_auc_score``, and TF-IDF + truncated
-SVD fitted on the training documents only (:func:`aelab.baselines.tfidf_lsa`).
+:func:`aelab.metrics.precision_at_k`, the Mann–Whitney AUROC (ties counted half), and TF-IDF +
+truncated SVD fitted on the training documents only (:func:`aelab.baselines.tfidf_lsa`). Each
+exercise is to write the thing, so the package's (and scikit-learn's ROC) versions are forbidden
+while the student's function runs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from ._machinery import _exercise, _fail, _gen, _praise, _student
+from ._machinery import _exercise, _fail, _forbidden, _gen, _praise, _student
 
 __all__ = ["grid_mosaic", "leave_one_out_precision", "auroc_from_errors", "tfidf_svd_codes"]
 
@@ -67,7 +69,9 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
     ------
     CheckFailed
         On a wrong shape or layout, with a hint when rows and columns are transposed (code unit 1
-        down the rows) or the y axis is upside down (the smallest ``u2`` at the top).
+        down the rows), the y axis is upside down (the smallest ``u2`` at the top) or the two code
+        units are swapped inside each code (tile ``(i, j)`` decodes ``(u2[.], u1[.])``), each
+        layout and flip of it.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -89,13 +93,14 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
         u1 = torch.sort(torch.randn(n1, generator=g)).values
         u2 = torch.sort(torch.randn(n2, generator=g)).values
 
-        def layout(rows_are_u1: bool, flip_rows: bool, flip_cols: bool) -> torch.Tensor:
+        def layout(rows_are_u1: bool, flip_rows: bool, flip_cols: bool, swap_units: bool = False) -> torch.Tensor:
             r_vals, c_vals = (u1, u2) if rows_are_u1 else (u2.flip(0), u1)
             r_vals = r_vals.flip(0) if flip_rows else r_vals
             c_vals = c_vals.flip(0) if flip_cols else c_vals
             tiles = torch.empty(len(r_vals), len(c_vals), h, w)
             for i, j in itertools.product(range(len(r_vals)), range(len(c_vals))):
                 code = (r_vals[i], c_vals[j]) if rows_are_u1 else (c_vals[j], r_vals[i])
+                code = code[::-1] if swap_units else code
                 tiles[i, j] = decode(torch.stack(code)[None])[0, 0]
             return _tile_mosaic(tiles).double()
 
@@ -111,6 +116,13 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
                             f"{tuple(out.shape)} — on {label}.{hint}")
         if torch.allclose(out, ref, atol=1e-5):
             continue
+        swapped = torch.stack([layout(rows_are_u1, flip_rows, flip_cols, swap_units=True)
+                               for rows_are_u1, flip_rows, flip_cols in itertools.product((False, True), repeat=3)
+                               if layout(rows_are_u1, flip_rows, flip_cols).shape == out.shape])
+        if any(torch.allclose(out, v, atol=1e-5) for v in swapped):
+            raise _fail(ex, f"the two code units are swapped on {label}: each code is (u1 value, u2 value) — "
+                            "column 0 of the (N, 2) codes you decode is code unit 1, taken from u1 (the x axis), "
+                            "column 1 is code unit 2, from u2. Your tiles show codes (u2 value, u1 value).")
         for rows_are_u1, flip_rows, flip_cols in itertools.product((False, True), repeat=3):
             variant = layout(rows_are_u1, flip_rows, flip_cols)
             if variant.shape == out.shape and torch.allclose(out, variant, atol=1e-5):
@@ -131,17 +143,54 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
 
 # --- Exercise 2: precision@k by cosine, each query left out ----------------------------------------
 
-def _precision(codes: torch.Tensor, labels: torch.Tensor, k: int, *, cosine: bool, exclude_self: bool) -> float:
+def _similarities(codes: torch.Tensor, *, cosine: bool) -> torch.Tensor:
+    """``(N, N)`` float64 scores: cosine similarities, or minus Euclidean distances."""
     x = codes.double()
     if cosine:
         x = x / x.norm(dim=1, keepdim=True)
-        score = x @ x.T
-    else:
-        score = -torch.cdist(x, x)
+        return x @ x.T
+    return -torch.cdist(x, x)
+
+
+def _precision(codes: torch.Tensor, labels: torch.Tensor, k: int, *, cosine: bool, exclude_self: bool,
+               diagonal: float | None = None) -> float:
+    """Precision@k; ``diagonal`` replaces the self-similarities by a number instead (a wrong answer)."""
+    score = _similarities(codes, cosine=cosine)
     if exclude_self:
         score.fill_diagonal_(-float("inf"))
+    elif diagonal is not None:
+        score.fill_diagonal_(diagonal)
     nearest = score.topk(k, dim=1).indices
     return (labels[nearest] == labels[:, None]).double().mean().item()
+
+
+def _drop_first_of_k_plus_one(codes: torch.Tensor, labels: torch.Tensor, k: int, dtype: torch.dtype) -> float:
+    """The wrong answer "top-(k+1), then drop column 0": right only if the query always comes first."""
+    x = torch.nn.functional.normalize(codes.to(dtype), dim=1)
+    nearest = (x @ x.T).topk(k + 1, dim=1).indices[:, 1:]
+    return (labels[nearest] == labels[:, None]).double().mean().item()
+
+
+def _unambiguous_k(codes: torch.Tensor, k: int) -> int:
+    """The largest ``k' <= k`` at which no query's k'-th and (k'+1)-th other rows tie (so one answer is right)."""
+    score = _similarities(codes, cosine=True)
+    score.fill_diagonal_(-float("inf"))
+    ordered = score.sort(dim=1, descending=True).values[:, :-1]           # the N - 1 other rows, best first
+    for kk in range(k, 0, -1):
+        if kk == ordered.shape[1] or bool((ordered[:, kk - 1] - ordered[:, kk] > 1e-9).all()):
+            return kk
+    return 1  # pragma: no cover (a tie at every depth is impossible for the cases built here)
+
+
+#: Exercise 2 is about writing cosine retrieval: the package's versions are forbidden during the check.
+def _precision_shortcuts() -> list[tuple[object, str, str]]:
+    from .. import baselines, metrics
+    out = [(metrics, "precision_at_k", "aelab.metrics.precision_at_k"),
+           (metrics, "cosine_neighbors", "aelab.metrics.cosine_neighbors")]
+    for name in ("precision_at_k", "cosine_neighbors"):
+        if hasattr(baselines, name):
+            out.append((baselines, name, f"aelab.baselines.{name}"))
+    return out
 
 
 @_exercise("06", 2, "leave_one_out_precision_at_k")
@@ -149,17 +198,25 @@ def leave_one_out_precision(student_fn: Callable, *, seed: int = 0) -> None:
     """Check ``leave_one_out_precision_at_k(codes, labels, k) -> float``: cosine retrieval, each query left out.
 
     Expected: for every row ``i`` of ``codes`` ``(N, D)``, the ``k`` other rows with the largest
-    cosine similarity ``a·b / (‖a‖ ‖b‖)`` (never row ``i`` itself); the mean over rows and
-    neighbors of ``labels[neighbor] == labels[i]``. Returns a Python float or a 0-dim tensor.
+    cosine similarity ``a·b / (‖a‖ ‖b‖)`` (never row ``i`` itself, but a duplicate of it counts like
+    any other row); the mean over rows and neighbors of ``labels[neighbor] == labels[i]``. Returns a
+    Python float or a 0-dim tensor. The package's ``precision_at_k`` and ``cosine_neighbors``
+    (``aelab.metrics``, re-exported by ``aelab.baselines``) are forbidden while it runs: the
+    exercise is to write them.
 
     Inputs: codes whose rows point in label-specific directions but have lengths spread over two
-    orders of magnitude (so Euclidean neighbors differ from cosine ones); ``k`` = 5, 10 and 1.
+    orders of magnitude (so Euclidean neighbors differ from cosine ones), many with negative
+    cosines; ``k`` = 5, 10 and 1; ``k = N − 1`` (every other row); and codes with exact duplicate
+    rows of different labels (as duplicate documents have) at ``k = 3`` and ``k = N − 3``.
+    Each ``k`` is lowered, if needed, until no tie straddles the k-th neighbor (one right answer).
 
     Raises
     ------
     CheckFailed
-        On a wrong value, with a hint when the query is counted as its own neighbor or Euclidean
-        distance is used instead of cosine similarity.
+        On a wrong value, with a hint when the query is counted as its own neighbor, the diagonal is
+        set to 0 (or another number) instead of being left out, column 0 of a top-(k+1) is dropped
+        (a duplicate of the query may come before it), Euclidean distance is used instead of
+        cosine similarity, or a package shortcut is called.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -171,34 +228,93 @@ def leave_one_out_precision(student_fn: Callable, *, seed: int = 0) -> None:
     labels = torch.randint(0, classes, (n,), generator=g)
     directions = centers[labels] + 0.9 * torch.randn(n, d, generator=g)
     codes = directions * 10 ** (2 * torch.rand(n, 1, generator=g) - 1)           # lengths 0.1 ... 10
-    cases = [(f"{n} codes of {d} numbers in {classes} classes, k={k}", k) for k in (5, 10, 1)]
-    for label, k in cases:
-        ref = _precision(codes, labels, k, cosine=True, exclude_self=True)
-        c_in, l_in = codes.clone(), labels.clone()
-        got = _as_float_tensor(ex, call(c_in, l_in, k, case=label), "your precision", label)
+    # Duplicates: 8 extra rows pointing into two extra dimensions (inside a 90° cone, with a small
+    # random part in the base dimensions so that no cosine ties except a row with its copy), each
+    # copied exactly with another label; 4 copies placed before their originals and 4 after, so
+    # whatever order a top-k gives equal cosines some query meets its copy before itself.
+    n_dup = 8
+    angle = (torch.arange(n_dup, dtype=torch.float64) + torch.rand(n_dup, generator=g, dtype=torch.float64)) \
+        * (torch.pi / 2 / n_dup)
+    extra = torch.cat([0.05 * torch.randn(n_dup, d, generator=g, dtype=torch.float64),
+                       torch.stack([angle.cos(), angle.sin()], 1)], 1).float()
+    extra_labels = torch.randint(0, classes, (n_dup,), generator=g)
+    base = torch.cat([codes, torch.zeros(n, 2)], 1)
+    dup_codes = torch.cat([extra[:4], base, extra, extra[4:]])
+    dup_labels = torch.cat([(extra_labels[:4] + 1) % classes, labels, extra_labels, (extra_labels[4:] + 2) % classes])
+    cases = [(f"{n} codes of {d} numbers in {classes} classes, k={k}", codes, labels, k) for k in (5, 10, 1)]
+    cases.append((f"{n} codes, k={n - 1} (every other row)", codes, labels, n - 1))
+    m = len(dup_codes)
+    cases += [(f"{m} codes with {n_dup} exact duplicate rows of another label, k={k}", dup_codes, dup_labels, k)
+              for k in (3, m - 3)]
+    reason = "Normalize the rows, take one matrix product, leave out the diagonal, then topk."
+    for label, x, y, k in cases:
+        k = _unambiguous_k(x, k)
+        label = label if f"k={k}" in label else f"{label.rsplit('k=', 1)[0]}k={k}"
+        ref = _precision(x, y, k, cosine=True, exclude_self=True)
+        c_in, l_in = x.clone(), y.clone()
+        with _forbidden(_precision_shortcuts(), reason):
+            out = call(c_in, l_in, k, case=label)
+        got = _as_float_tensor(ex, out, "your precision", label)
         if got.numel() != 1:
             raise _fail(ex, f"the function must return one number (the mean over queries and neighbors), got "
                             f"shape {tuple(got.shape)} — on {label}")
         got = got.item()
-        if not torch.equal(c_in, codes) or not torch.equal(l_in, labels):
+        if not torch.equal(c_in, x) or not torch.equal(l_in, y):
             raise _fail(ex, f"your function changed its inputs in place on {label}: compute new tensors instead.")
         if abs(got - ref) < 1e-6:
             continue
-        if abs(got - _precision(codes, labels, k, cosine=True, exclude_self=False)) < 1e-6:
+        if any(abs(got - _precision(x, y, k, cosine=True, exclude_self=False, diagonal=v)) < 1e-6
+               for v in (0.0, -1.0, -2.0)):
+            raise _fail(ex, f"wrong precision on {label}: setting the diagonal to a number (0, -1, ...) does not "
+                            "leave the query out. Cosines go down to -1, so at a large k the query still ranks "
+                            "above its least similar rows and is counted. Set it to -inf (or remove the query's "
+                            "column) so it can never be picked.")
+        if abs(got - _precision(x, y, k, cosine=True, exclude_self=False)) < 1e-6:
             raise _fail(ex, f"wrong precision on {label}: each query finds itself first (cosine 1 with itself) and "
                             "you counted it. Leave the query out, e.g. set the diagonal of the similarity matrix to "
                             "-inf before taking the top k.")
+        if any(abs(got - _drop_first_of_k_plus_one(x, y, k, t)) < 1e-6 for t in (torch.float32, torch.float64)) \
+                or "duplicate" in label:
+            raise _fail(ex, f"wrong precision on {label}: this case has exact duplicate rows (cosine 1 with each "
+                            "other, like duplicate documents). If you took the top k+1 and dropped column 0, "
+                            "assuming the query itself comes first, a duplicate can come first instead: then the "
+                            "query is counted and its duplicate dropped. Leave the query out by its index (the "
+                            "diagonal set to -inf), not by its rank.")
         for own in (False, True):
-            if abs(got - _precision(codes, labels, k, cosine=False, exclude_self=not own)) < 1e-6:
+            if abs(got - _precision(x, y, k, cosine=False, exclude_self=not own)) < 1e-6:
                 raise _fail(ex, f"wrong precision on {label}: you ranked neighbors by Euclidean distance. Retrieval "
                                 "uses cosine similarity: normalize each row to length 1, then the similarities are "
                                 "one matrix product; a long and a short code pointing the same way are similar.")
         raise _fail(ex, f"wrong precision on {label}: got {got:.4f}. Take the k largest cosine similarities of "
                         "each row (itself left out) and average label(neighbor) == label(query) over all of them.")
-    _praise(ex, "cosine neighbors, the query left out, at k = 5, 10 and 1", len(cases))
+    _praise(ex, "cosine neighbors, the query left out by index, at small k, k = N − 1 and with duplicate rows",
+            len(cases))
 
 
 # --- Exercise 3: AUROC from reconstruction errors --------------------------------------------------
+
+def _auroc_shortcuts() -> list[tuple[object, str, str]]:
+    """sklearn's ROC functions (also when imported by name before the check: their shared helper is
+    patched) and scipy's Mann–Whitney test."""
+    import scipy.stats
+    import sklearn.metrics
+    import sklearn.metrics._ranking as ranking
+
+    targets = [(sklearn.metrics, "roc_auc_score", "sklearn.metrics.roc_auc_score"),
+               (sklearn.metrics, "roc_curve", "sklearn.metrics.roc_curve"),
+               (scipy.stats, "mannwhitneyu", "scipy.stats.mannwhitneyu")]
+    # the helpers the functions look up at call time (their names differ between scikit-learn versions)
+    for helper in ("_binary_roc_auc_score", "_binary_clf_curve", "_matrix_at_thresholds"):
+        if hasattr(ranking, helper):
+            targets.append((ranking, helper, "sklearn.metrics.roc_auc_score / roc_curve"))
+    return targets
+
+
+def _mann_whitney(normal: np.ndarray, anomaly: np.ndarray, tie: float = 0.5) -> float:
+    """P(anomaly > normal) + ``tie`` · P(anomaly == normal) over all pairs (the AUROC for ``tie = 0.5``)."""
+    a, n = anomaly[:, None], normal[None, :]
+    return float(((a > n).sum() + tie * (a == n).sum()) / (len(normal) * len(anomaly)))
+
 
 @_exercise("06", 3, "auroc_from_errors")
 def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
@@ -206,18 +322,22 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
 
     Expected: ``y_true`` marks each image as an anomaly (1) or normal (0), the normal images first,
     then the anomalies; ``y_score`` is the anomaly score, larger for more anomalous images (the
-    reconstruction error itself, or any increasing function of it); ``auroc`` is
-    ``sklearn.metrics.roc_auc_score(y_true, y_score)``, the probability that a random anomaly scores
-    higher than a random normal image, a tie counting half (any correct computation of it passes).
+    reconstruction error itself, or any increasing function of it); ``auroc`` is the Mann–Whitney
+    statistic written by hand: the fraction of (anomaly, normal) pairs in which the anomaly has the
+    larger error, a tie counting half (what ``sklearn.metrics.roc_auc_score`` returns). scikit-learn's
+    ``roc_auc_score`` / ``roc_curve`` and ``scipy.stats.mannwhitneyu`` are forbidden while it runs.
 
     Inputs: errors drawn from two overlapping gamma distributions (anomalies larger on average),
-    of sizes 50/30, 200/7 and 3/3, some with ties.
+    rounded so that **every case has ties between a normal and an anomalous error** (a tie-blind
+    answer fails on each), of sizes 50/30, 200/7, 3/3 and 40/40 (the last with one value shared by
+    many images on both sides).
 
     Raises
     ------
     CheckFailed
         On a wrong length or value, with a hint when the labels are swapped (the normal images
-        labeled 1), the scores inverted (a small error scored as anomalous) or ties not counted half.
+        labeled 1), the scores inverted (a small error scored as anomalous), ties counted as 0 or
+        as 1 instead of half, or a forbidden library function is called.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -228,17 +348,21 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
     g = _gen(ex, seed)
     rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
     cases = []
-    for n_norm, n_anom, shift, tie in ((50, 30, 1.5, False), (200, 7, 3.0, False), (3, 3, 1.0, True)):
-        normal = torch.from_numpy(rng.gamma(3.0, size=n_norm)).float()
-        anomaly = torch.from_numpy(rng.gamma(3.0, size=n_anom) + shift).float()
-        if tie:
-            normal, anomaly = normal.round(), anomaly.round()
-        cases.append((f"{n_norm} normal and {n_anom} anomalous errors{' with ties' if tie else ''}", normal, anomaly))
+    for n_norm, n_anom, shift, step in ((50, 30, 1.5, 0.5), (200, 7, 3.0, 1.0), (3, 3, 1.0, 1.0), (40, 40, 0.5, 2.0)):
+        normal = np.round(rng.gamma(3.0, size=n_norm) / step) * step
+        anomaly = np.round((rng.gamma(3.0, size=n_anom) + shift) / step) * step
+        if not np.isin(anomaly, normal).any():                       # guarantee a normal/anomaly tie
+            anomaly[0] = normal[rng.integers(n_norm)]
+        cases.append((f"{n_norm} normal and {n_anom} anomalous errors with ties",
+                      torch.from_numpy(normal).float(), torch.from_numpy(anomaly).float()))
+    reason = ("Compare every anomaly's error with every normal image's (broadcasting gives all pairs at once): "
+              "count the pairs the anomaly wins, add half the ties, divide by the number of pairs.")
     for label, normal, anomaly in cases:
         want_true = np.r_[np.zeros(len(normal)), np.ones(len(anomaly))]
-        scores = np.r_[normal.numpy(), anomaly.numpy()]
-        ref = roc_auc_score(want_true, scores)
-        out = call(normal.clone(), anomaly.clone(), case=label)
+        normal_np, anomaly_np = normal.double().numpy(), anomaly.double().numpy()
+        ref = _mann_whitney(normal_np, anomaly_np)
+        with _forbidden(_auroc_shortcuts(), reason):
+            out = call(normal.clone(), anomaly.clone(), case=label)
         if not isinstance(out, tuple) or len(out) != 3:
             raise _fail(ex, f"return the three values (y_true, y_score, auroc), got {type(out).__name__} — "
                             f"on {label}")
@@ -262,15 +386,18 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
                             "errors (normal images first, then the anomalies).")
         if auroc.size != 1 or abs(float(auroc.reshape(-1)[0]) - ref) > 1e-6:
             got = float(auroc.reshape(-1)[0]) if auroc.size else float("nan")
-            normal_np, anomaly_np = normal.double().numpy(), anomaly.double().numpy()
-            strict = (anomaly_np[:, None] > normal_np[None, :]).mean()     # ties counted as losses
-            hint = (" It is 1 − the right value: did you pass the labels or the scores the other way round?"
+            hint = (" It is 1 − the right value: did you count the pairs the normal image wins?"
                     if abs(got - (1 - ref)) < 1e-6 else
-                    " A tie between an anomaly and a normal image must count half (as in roc_auc_score), not 0."
-                    if abs(got - strict) < 1e-6 else "")
-            raise _fail(ex, f"auroc is {got:.4f} on {label}, but roc_auc_score(y_true, y_score) of your own y_true "
-                            f"and y_score differs.{hint}")
-    _praise(ex, "labels, scores and AUROC as scikit-learn computes them, ties included", len(cases))
+                    " Ties are counted as losses: a tie between an anomaly and a normal image must count half."
+                    if abs(got - _mann_whitney(normal_np, anomaly_np, 0.0)) < 1e-6 else
+                    " Ties are counted as wins (>=): a tie between an anomaly and a normal image must count half."
+                    if abs(got - _mann_whitney(normal_np, anomaly_np, 1.0)) < 1e-6 else
+                    " Divide by the number of (anomaly, normal) pairs, len(anomaly) × len(normal)."
+                    if abs(got * len(normal) * len(anomaly) - ref * len(normal) * len(anomaly)) > 1e-6
+                    and abs(got - ref * len(normal) * len(anomaly)) < 1e-6 else "")
+            raise _fail(ex, f"auroc is {got:.4f} on {label}, but the fraction of (anomaly, normal) pairs the anomaly "
+                            f"wins, ties counting half, is different.{hint}")
+    _praise(ex, "labels, scores and a hand-written Mann–Whitney AUROC, ties counted half in every case", len(cases))
 
 
 # --- Exercise 4: TF-IDF + truncated SVD codes fitted on the training documents --------------------
@@ -304,6 +431,13 @@ def _distance_up_to_signs(a: np.ndarray, b: np.ndarray) -> float:
 
 #: Largest relative difference from the exact SVD's codes that exercise 4 accepts (randomized solvers).
 _LSA_TOLERANCE = 0.02
+
+
+def _lsa_shortcuts() -> list[tuple[object, str, str]]:
+    """The package's own TF-IDF + SVD (``aelab.baselines.tfidf_lsa``, and ``aelab.metrics``' if it has one)."""
+    from .. import baselines, metrics
+    return [(module, "tfidf_lsa", f"aelab.{module.__name__.rsplit('.', 1)[-1]}.tfidf_lsa")
+            for module in (baselines, metrics) if hasattr(module, "tfidf_lsa")]
 
 
 @_exercise("06", 4, "tfidf_svd_codes")
@@ -342,7 +476,8 @@ def tfidf_svd_codes(student_fn: Callable, *, seed: int = 0) -> None:
         query = query[query.sum(1) > 0]
         ref_train, ref_query = _lsa(train, train, query, k)
         train_in, query_in = sp.csr_matrix(train), sp.csr_matrix(query)
-        out = call(train_in, query_in, k, case=label)
+        with _forbidden(_lsa_shortcuts(), "Fit scikit-learn's TfidfTransformer and TruncatedSVD yourself."):
+            out = call(train_in, query_in, k, case=label)
         if not isinstance(out, tuple) or len(out) != 2:
             raise _fail(ex, f"return the pair (train_codes, query_codes), got {type(out).__name__} — on {label}")
         got_train, got_query = (_as_float_tensor(ex, v, what, label).numpy()
