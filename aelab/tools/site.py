@@ -727,8 +727,8 @@ table.aelab-table td { vertical-align: top; }
 div.cell_output pre, div.output pre { white-space: pre-wrap; word-break: break-word; }
 .bd-article h1, .bd-article h2, .bd-article h3, .bd-article p { overflow-wrap: anywhere; }
 /* wide tables scroll inside their own box on a phone; words are never split letter by letter */
-.bd-article table th { white-space: nowrap; }
-.bd-article table td { min-width: 6em; overflow-wrap: normal; }
+.bd-article table th, .bd-article table th p { white-space: nowrap; }
+.bd-article table td p, .bd-article table th p { overflow-wrap: normal; word-break: normal; }
 .bd-article table td:last-child, .bd-article table td:nth-last-child(2) { min-width: 12em; }
 .aelab-status-failed, .aelab-status-timeout, .aelab-status-interrupted { color: var(--pst-color-danger, #b00020); }
 """
