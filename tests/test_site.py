@@ -126,7 +126,10 @@ def test_build_report_page_and_index_from_report_json():
     page = site_pages.build_report_page(report, published)
     assert "412 MiB" in page and "timeout at cell 2 (`train()`): cell ran past 9 s" in page
     assert "a \\| b" in page and "lectures/02_b.ipynb` | not run" in page and "SIGINT" in page
+    broken = site.CourseEntry("lectures/03_broken.ipynb", "03", "lecture", "03 broken", "")
+    published.append({"rel": None, "kind": "lecture", "entry": broken, "result": None})
     index = site_pages.index_page(report, published, {e.rel: e})
+    assert "03 broken" in index and "not built" in index and "lectures/03_broken\n" not in index
     assert "## How to start" in index and "about 30 min" in index and "You will see: x." in index
     assert "timeout at cell 2" in index and "```{toctree}" in index and "build-report" in index
 

@@ -650,7 +650,8 @@ def render_site(out: str | Path, report: dict, entries: list[CourseEntry], *, so
             if page.is_file():
                 placeholders.append(page)  # removed once Sphinx succeeded; a published page replaces it
             if e.kind == "lecture":
-                if nb is None:
+                if nb is None:  # not executed or not renderable: listed on the index, without a page
+                    published.append({"rel": None, "kind": "lecture", "entry": e, "result": r})
                     continue
                 (src / e.rel).parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(_prepare_notebook(nb, title=e.title), src / e.rel)

@@ -85,7 +85,9 @@ def _mode(report: dict) -> str:
 
 
 def _link(p: dict, text: str | None = None) -> str:
-    return f"[{text or p['entry'].title}]({p['rel']})"
+    """A Markdown link to a published page; the plain text for a notebook that has no page."""
+    text = text or p["entry"].title
+    return f"[{text}]({p['rel']})" if p.get("rel") else text
 
 
 def _problem(r: dict | None) -> str:
@@ -148,7 +150,7 @@ def index_page(report: dict, published: list[dict], by_rel: dict) -> str:
                 lines.append("The executed instructor's solution of this lab.")
             elif e.summary:
                 lines.append(e.summary)
-            problem = _problem(p["result"])
+            problem = _problem(p["result"]) or ("" if p.get("rel") else "not built")
             if problem and p["kind"] != "lab":
                 lines.append(f"\n*This page did not build cleanly ({_cell(problem)}); see the "
                              "[Build report](build-report.md).*")
@@ -157,13 +159,13 @@ def index_page(report: dict, published: list[dict], by_rel: dict) -> str:
               f"[Reproductions](reproductions.md): every number the notebooks recorded, beside the papers' values. "
               f"[Build report](build-report.md): how this site was built ({_mode(report)}), run time, memory and "
               "every claim checked.", ""]
-    toc = {"Lectures": [p for p in published if p["kind"] == "lecture"],
+    toc = {"Lectures": [p for p in published if p["kind"] == "lecture" and p.get("rel")],
            "Labs": [p for p in published if p["kind"] == "lab"],
            "Solutions": [p for p in published if p["kind"] == "solution"]}
     for caption, pages in toc.items():
         if pages:
             lines += ["```{toctree}", ":hidden:", f":caption: {caption}", ""]
-            lines += [p["rel"].removesuffix(".ipynb") for p in pages]
+            lines += [p["rel"].removesuffix(".ipynb") for p in pages if p.get("rel")]
             lines += ["```", ""]
     lines += ["```{toctree}", ":hidden:", ":caption: For instructors", "", "reproductions", "build-report", "```", ""]
     return "\n".join(lines)
@@ -215,7 +217,8 @@ def reproductions_page(report: dict, published: list[dict]) -> str:
     estimate), then the course's own measurements."""
     pages = {}
     for p in published:
-        pages.setdefault(p["entry"].rel, p)  # a lab's records link to the lab page (or its solution)
+        if p.get("rel"):
+            pages.setdefault(p["entry"].rel, p)  # a lab's records link to the lab page (or its solution)
     rows = [(r["path"], e) for r in report.get("notebooks", []) for e in r.get("records", [])]
     paper = [(path, e) for path, e in rows if e.get("paper") is not None]
     own = [(path, e) for path, e in rows if e.get("paper") is None]
@@ -253,7 +256,7 @@ def reproductions_page(report: dict, published: list[dict]) -> str:
 
 def build_report_page(report: dict, published: list[dict]) -> str:
     """``build-report.md``: for instructors, how the site was built and every claim checked."""
-    pages = {p["entry"].rel: p for p in published if p["kind"] != "lab"}
+    pages = {p["entry"].rel: p for p in published if p["kind"] != "lab" and p.get("rel")}
     nbs = report.get("notebooks", [])
     counts = report.get("claims", {})
     peaks = [r["peak_rss_mb"] for r in nbs if r.get("peak_rss_mb") is not None]
