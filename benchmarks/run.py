@@ -4,8 +4,13 @@ What it measures, all in one process and as ratios taken within one run:
 
 1. training throughput of ``aelab.train.fit`` against the textbook loop (torchvision
    Fashion-MNIST + ``ToTensor`` + ``DataLoader(batch_size=128, shuffle=True)``), same model, same
-   optimizer (Adam 1e-3), same number of images, for the 784-400-20 VAE and the
-   784-1000-500-250-30 autoencoder;
+   optimizer (Adam 1e-3), same number of images, for every family the course trains: the
+   784-400-20 VAE, the 784-1000-500-250-30 autoencoder, lecture 04's convolutional autoencoders
+   (max-unpool, transposed and repeat decoders), lecture 05's RBM (CD-1 through ``train_rbm``,
+   textbook loop: the same ``cd_step`` fed by the DataLoader) and lecture 06's document
+   autoencoder (synthetic bag-of-words counts; textbook loop: ``DataLoader(TensorDataset)``);
+   each at batch 128 and 512 (and its lecture's batch size), so that a family that gets slower
+   per image as the batch grows shows up;
 2. the fraction of the machine's limit: fit's training FLOP/s over the peak of a 2048 × 2048
    float32 matrix product measured between the runs;
 3. the widgets' frame latency: decode one code and redraw the frame;
@@ -32,9 +37,15 @@ from aelab.files import atomic_write_text
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Targets of issue 4 (on the course's 2-core CPU machine).
-TARGET_SPEEDUP = 3.0
-TARGET_FRACTION = 0.70
+#: Targets of issues 4 and 26 (on the course's 2-core CPU machine): fit over the textbook loop at
+#: batch 128, per family (a prefix of the model's name); families not listed have no such target.
+TARGET_SPEEDUP = {"vae_784": 3.0, "ae_784-1000": 1.8}
+#: Every family at its lecture's batch size: this fraction of the peak matmul FLOP/s, or RESULTS.md
+#: says why it is memory-bound (MEMORY_BOUND).
+TARGET_FRACTION = 0.50
+#: Families whose training is limited by memory traffic, not arithmetic (see RESULTS.md): their %
+#: of peak is reported, not targeted.
+MEMORY_BOUND = ("conv_ae", "doc_ae")
 TARGET_FRAME_MS = 50.0
 TARGET_QUICK_BUILD_S = 600.0
 TARGET_NOTEBOOK_FULL_S = 300.0
@@ -108,17 +119,35 @@ def targets(throughput: list[dict], latency: list[dict], builds: list[dict]) -> 
     """Each target of issue 4 with the measured figure and whether it is met."""
     out = []
     default_bs = fit_default_batch_size()
+    from .throughput import LECTURE_BATCH
+
     for t in throughput:
         main = next((v for v in t["variants"] if v["batch_size"] == default_bs and v["optimizer_impl"] != "single"),
                     t["variants"][0])
-        if "conv" not in t["model"]:  # conv models are compute-bound: the data pipeline fit removes is small
-            out.append({"target": f"fit ≥ {TARGET_SPEEDUP:g}× textbook images/s, {t['model']}",
-                        "measured": f"{main['speedup']:.2f}× (fit at batch {main['batch_size']})",
-                        "met": main["speedup"] >= TARGET_SPEEDUP})
-        if t["model"].startswith("ae_784-1000"):
-            out.append({"target": f"fit ≥ {TARGET_FRACTION:.0%} of peak matmul FLOP/s, {t['model']}",
-                        "measured": f"{main['fraction_of_peak']:.0%} (fit at batch {main['batch_size']})",
-                        "met": main["fraction_of_peak"] >= TARGET_FRACTION})
+        goal = next((g for prefix, g in TARGET_SPEEDUP.items() if t["model"].startswith(prefix)), None)
+        if goal is not None:
+            out.append({"target": f"fit ≥ {goal:g}× textbook images/s, {t['model']}",
+                        "measured": f"{main['speedup']:.2f}× (fit at batch {main['batch_size']}; median "
+                                    f"{main.get('median_speedup', main['speedup']):.2f}×)",
+                        "met": main["speedup"] >= goal})
+        lecture_bs = LECTURE_BATCH.get(t["model"], default_bs)
+        at_lecture = next((v for v in t["variants"] if v["batch_size"] == lecture_bs
+                           and v["optimizer_impl"] != "single"), main)
+        bound = t["model"].startswith(MEMORY_BOUND)
+        out.append({"target": f"≥ {TARGET_FRACTION:.0%} of peak matmul FLOP/s (or memory-bound), {t['model']}",
+                    "measured": f"{at_lecture['fraction_of_peak']:.0%} at batch {at_lecture['batch_size']}"
+                                + (" (memory-bound: see RESULTS.md)" if bound else ""),
+                    "met": at_lecture["fraction_of_peak"] >= TARGET_FRACTION or bound})
+        by_bs = {v["batch_size"]: v for v in t["variants"] if v["optimizer_impl"] != "single"}
+        if 128 in by_bs and 512 in by_bs:
+            small, large = by_bs[128], by_bs[512]
+            paired = [b / a for a, b in zip(small["runs"], large["runs"])]
+            median = sorted(paired)[len(paired) // 2] if len(paired) % 2 else \
+                0.5 * (sorted(paired)[len(paired) // 2 - 1] + sorted(paired)[len(paired) // 2])
+            out.append({"target": f"batch 512 ≥ batch 128 images/s, {t['model']}",
+                        "measured": f"{large['images_per_s'] / small['images_per_s']:.2f}× (best), "
+                                    f"{median:.2f}× (median of paired rounds)",
+                        "met": large["images_per_s"] >= small["images_per_s"] and median >= 1.0})
     for lat in latency:
         out.append({"target": f"decode + draw one widget frame ≤ {TARGET_FRAME_MS:g} ms, {lat['model']}",
                     "measured": f"{lat['frame_ms']:.1f} ms (p95 {lat['frame_p95_ms']:.1f} ms)",
@@ -138,6 +167,8 @@ def targets(throughput: list[dict], latency: list[dict], builds: list[dict]) -> 
 
 def format_table(report: dict) -> str:
     """The human-readable summary printed at the end of a run."""
+    from .throughput import DOCUMENT_MODELS
+
     m = report["machine"]
     lines = [f"aelab benchmarks — {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['torch_threads']} threads, "
              f"{m['cpu_capability']}), load average {m['loadavg_start']} → {m.get('loadavg_end')}"]
@@ -150,7 +181,9 @@ def format_table(report: dict) -> str:
                       + (" (CPU time, 1 thread: per-core efficiency)" if cpu else " (wall clock)"),
                   f"{'model':<24} {'loop':<40} {'batch':>5} {unit:>9} {'× textbook':>16} {'% of peak':>13}"]
         for t in report["throughput"]:
-            lines.append(f"{t['model']:<24} {'textbook: DataLoader + ToTensor':<40} {128:>5} "
+            textbook = "textbook: DataLoader + ToTensor" if t["model"] not in DOCUMENT_MODELS \
+                else "textbook: DataLoader(TensorDataset)"
+            lines.append(f"{t['model']:<24} {textbook:<40} {t.get('textbook_batch', 128):>5} "
                          f"{t['textbook_images_per_s']:>9,.0f} {1:>16.2f} {'':>13}")
             for v in t["variants"]:
                 med_s = f"({v['median_speedup']:.2f})" if "median_speedup" in v else ""
@@ -214,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
             "processes compete for the CPU; absolute numbers will be low (ratios are paired and suffer less)")
 
     if not args.no_throughput:
-        from .throughput import MODELS, compare, textbook_dataset
+        from .throughput import MODELS, compare, family_setup, textbook_dataset
 
         images, dataset = textbook_dataset()
         names = args.models or list(MODELS)
@@ -224,9 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             factory, loss = MODELS[name]
             log(f"throughput: {name}")
+            setup = family_setup(name, images, dataset)
             with OtherLoad() as other:
-                res = compare(name, factory, loss, images, dataset, n_images=args.images, repeats=args.repeats,
-                              clock=clock, log=log)
+                res = compare(name, factory, loss, setup.pop("images"), setup.pop("dataset"), n_images=args.images,
+                              repeats=args.repeats, clock=clock, log=log, **setup)
             report["throughput"].append({**res.as_dict(), "other_processes_cpu": other.fraction})
     if args.latency_calls > 0:
         from .latency import all_latencies

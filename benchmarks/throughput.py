@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 import aelab.train
-from aelab.losses import range_checks, squared_error_per_image, vae_loss
-from aelab.models import VAE, ConvAutoencoder, MLPAutoencoder
+from aelab.losses import multinomial_nll_per_document, range_checks, squared_error_per_image, vae_loss
+from aelab.models import RBM, VAE, ConvAutoencoder, DocumentAutoencoder, MLPAutoencoder
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -53,13 +53,60 @@ def conv_ae_transposed() -> nn.Module:
     return ConvAutoencoder(code_size=32, upsampling="transposed", input_shape=IMAGE_SHAPE)
 
 
-#: name -> (model factory, loss)
-MODELS: dict[str, tuple[Callable[[], nn.Module], Callable]] = {
+def conv_ae_repeat() -> nn.Module:
+    """The same with nearest-neighbour (repeat) upsampling before stride-1 transposed convolutions."""
+    return ConvAutoencoder(code_size=32, upsampling="repeat", input_shape=IMAGE_SHAPE)
+
+
+def rbm_784_256() -> nn.Module:
+    """Lecture 05's first RBM: 784 visible, 256 hidden units, trained with CD-1 by ``train_rbm``."""
+    return RBM(784, 256, seed=0)
+
+
+#: Lecture 06's vocabulary and document autoencoder (2,000 words, 250 hidden, code 10).
+VOCABULARY = 2000
+
+
+def doc_ae() -> nn.Module:
+    """Lecture 06's document autoencoder ``2000-250-10`` (ReLU, softmax logits)."""
+    return DocumentAutoencoder((VOCABULARY, 250, 10))
+
+
+#: name -> (model factory, loss); the RBM's "loss" is ``None`` (CD-1 needs none: ``train_rbm``)
+MODELS: dict[str, tuple[Callable[[], nn.Module], Callable | None]] = {
     "vae_784-400-20": (classic_vae, vae_loss),
     "ae_784-1000-500-250-30": (deep_ae, squared_error_per_image),
     "conv_ae_max_unpool_32": (conv_ae, squared_error_per_image),
     "conv_ae_transposed_32": (conv_ae_transposed, squared_error_per_image),
+    "conv_ae_repeat_32": (conv_ae_repeat, squared_error_per_image),
+    "rbm_784-256_cd1": (rbm_784_256, None),
+    "doc_ae_2000-250-10": (doc_ae, multinomial_nll_per_document),
 }
+
+#: The batch size each family's lecture trains with (its % of peak is reported there).
+LECTURE_BATCH = {"rbm_784-256_cd1": 100}
+
+#: Families trained on lecture 06's documents rather than Fashion-MNIST images.
+DOCUMENT_MODELS = frozenset({"doc_ae_2000-250-10"})
+
+
+def synthetic_documents(n: int = 8192, vocabulary: int = VOCABULARY, words: float = 60.0,
+                        seed: int = 0) -> torch.Tensor:
+    """``(n, vocabulary)`` float32 word counts shaped like lecture 06's bag-of-words matrix.
+
+    Each document draws Poisson(``words``) words from a Zipf-like (1/rank) distribution over the
+    vocabulary, so a row is sparse (mostly zeros) with a few repeated words. The training cost of
+    the dense document autoencoder does not depend on the values, only on the shape; the real
+    20 Newsgroups matrix is not needed (nor its 2.7 GB) to time it.
+    """
+    g = torch.Generator().manual_seed(seed)
+    p = 1.0 / torch.arange(1, vocabulary + 1, dtype=torch.float64)
+    lengths = torch.poisson(torch.full((n,), float(words), dtype=torch.float64), generator=g).clamp(min=1).long()
+    counts = torch.zeros(n, vocabulary)
+    draws = torch.multinomial((p / p.sum()).float(), int(lengths.sum()), replacement=True, generator=g)
+    rows = torch.repeat_interleave(torch.arange(n), lengths)
+    counts.index_put_((rows, draws), torch.ones(len(draws)), accumulate=True)
+    return counts
 
 
 # --------------------------------------------------------------------------- FLOPs and peak
@@ -116,6 +163,12 @@ def library_train_flops_per_image(model: nn.Module, loss: Callable = squared_err
 
     m = copy.deepcopy(model).train()
     x = torch.rand(batch, *input_shape, generator=torch.Generator().manual_seed(0))
+    if isinstance(m, RBM):  # one CD-1 update (no autograd: its five matrix products are the work)
+        with FlopCounterMode(display=False) as counter:
+            m.cd_step(x.flatten(1), lr=0.05, k=1, generator=torch.Generator().manual_seed(0))
+        return counter.get_total_flops() / batch
+    if isinstance(m, DocumentAutoencoder):  # word counts, not pixels
+        x = x.flatten(1).mul(3).floor()
     with FlopCounterMode(display=False) as counter:
         value = loss(m(x), x)  # a scalar, or named parts such as VAELoss(total, recon, kl)
         total = getattr(value, "total", value[0] if isinstance(value, tuple) else value)
@@ -151,18 +204,30 @@ def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss
 
     ``DataLoader(dataset, batch_size, shuffle=True)`` (``num_workers=0``, the default), Adam,
     ``loss.item()`` every step as tutorials do. The first ``warmup_batches`` are not timed.
+    ``dataset`` may also be a ``TensorDataset`` of one tensor (documents). For an
+    :class:`aelab.models.RBM` (``loss=None``) each step is ``rbm.cd_step(x.flatten(1), lr, k=1)``
+    on the loader's batch (``lr`` then is CD's, e.g. 0.05) and returns the error as a float.
     """
     from torch.utils.data import DataLoader
 
     g = torch.Generator().manual_seed(seed)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=g)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rbm = isinstance(model, RBM)
+    opt = None if rbm else torch.optim.Adam(model.parameters(), lr=lr)
+    cd_gen = torch.Generator().manual_seed(seed)
     model.train()
     seen, start, running = 0, None, 0.0
     while True:
-        for step, (x, _) in enumerate(loader):
+        for step, batch in enumerate(loader):
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
             if start is None and step == warmup_batches:
                 start, seen = clock(), 0
+            if rbm:
+                running += model.cd_step(x.flatten(1), lr=lr, k=1, generator=cd_gen)
+                seen += len(x)
+                if start is not None and seen >= n_images:
+                    return seen / (clock() - start)
+                continue
             out = model(x)
             with range_checks(step == 0):  # fit's policy: value ranges checked on each pass's first batch
                 total = aelab.train.as_parts(loss(out, x))[aelab.train.TOTAL]
@@ -180,7 +245,7 @@ def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss
 def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int, *, loss: Callable,
                           batch_size: int | None = 128, lr: float = 1e-3, seed: int = 0,
                           clock: Callable[[], float] = time.perf_counter, **fit_kw) -> float:
-    """Steady-state images/s of :func:`aelab.train.fit`, measured on ``n_images`` images.
+    """Steady-state images/s of :func:`aelab.train.fit` (of :func:`aelab.pretrain.train_rbm` for an RBM).
 
     Like the textbook loop's timing (which skips its first batches), this leaves out what a
     ``fit`` call pays once: creating the optimizer state and the permutation buffer. Two copies
@@ -192,15 +257,21 @@ def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int,
     import copy
 
     bs = {} if batch_size is None else {"batch_size": batch_size}
-    kw = dict(loss=loss, lr=lr, progress=False, seed=seed, **bs, **fit_kw)
+    if isinstance(model, RBM):  # CD-1 through aelab.pretrain.train_rbm (lecture 05), same protocol
+        from aelab.pretrain import train_rbm
+
+        train, kw = train_rbm, dict(lr=lr, k=1, progress=False, seed=seed, **bs)
+        images = images.flatten(1)
+    else:
+        train, kw = aelab.train.fit, dict(loss=loss, lr=lr, progress=False, seed=seed, **bs, **fit_kw)
     warm = batch_size or 128
-    aelab.train.fit(copy.deepcopy(model), images[: 2 * warm], epochs=1, **kw)
+    train(copy.deepcopy(model), images[: 2 * warm], epochs=1, **kw)
     subset = images[:n_images]
     times = []
     for epochs in (1, 2):
         m = copy.deepcopy(model)
         start = clock()
-        aelab.train.fit(m, subset, epochs=epochs, **kw)
+        train(m, subset, epochs=epochs, **kw)
         times.append(clock() - start)
     if times[1] <= times[0]:  # only on a wildly disturbed machine: fall back to the plain rate
         return 2 * len(subset) / times[1]
@@ -216,6 +287,13 @@ class FitVariant:
     batch_size: int
     optimizer_impl: str | None = None  # None: fit's default (aelab.train.OPTIMIZER_IMPL)
 
+
+#: CD-1 at lecture 05's batch size (100) and two larger ones; lr 0.05 as the lecture.
+RBM_VARIANTS = (
+    FitVariant("train_rbm, batch 100", 100),
+    FitVariant("train_rbm, batch 128", 128),
+    FitVariant("train_rbm, batch 512", 512),
+)
 
 #: fit at the textbook's batch size (the like-for-like comparison), the same with torch's
 #: default (single-tensor) Adam (fit before the change), and two larger batch sizes.
@@ -256,6 +334,8 @@ class ThroughputResult:
     variants: list[VariantResult]
     repeats: int
     n_images: int
+    lr: float = 1e-3
+    textbook_batch: int = 128
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -272,6 +352,7 @@ def _median(xs: list[float]) -> float:
 
 def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images: torch.Tensor, dataset, *,
             n_images: int, repeats: int = 3, variants=DEFAULT_VARIANTS, peak_n: int = 2048, seed: int = 0,
+            lr: float = 1e-3, textbook_batch: int = 128,
             clock: Callable[[], float] = time.perf_counter,
             log: Callable[[str], None] = lambda s: None) -> ThroughputResult:
     """Interleave the textbook loop, each ``fit`` variant and a peak matmul, ``repeats`` times.
@@ -282,20 +363,21 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
     """
     torch.manual_seed(seed)
     probe = factory()
-    flops = library_train_flops_per_image(probe, loss)
+    flops = library_train_flops_per_image(probe, loss, getattr(probe, "input_shape", IMAGE_SHAPE) or IMAGE_SHAPE)
     params = sum(p.numel() for p in probe.parameters())
     tb_runs, peaks = [], []
     runs: dict[str, list[float]] = {v.label: [] for v in variants}
     for r in range(repeats):
         torch.manual_seed(seed)
-        tb_runs.append(textbook_images_per_second(factory(), dataset, n_images, loss=loss, seed=seed, clock=clock))
+        tb_runs.append(textbook_images_per_second(factory(), dataset, n_images, loss=loss, seed=seed, clock=clock,
+                                                 lr=lr, batch_size=textbook_batch))
         p1 = peak_matmul_flops(peak_n, clock=clock)
         for v in variants:
             torch.manual_seed(seed)
             old = aelab.train.OPTIMIZER_IMPL
             aelab.train.OPTIMIZER_IMPL = v.optimizer_impl or old
             try:
-                runs[v.label].append(fit_images_per_second(factory(), images, n_images, loss=loss,
+                runs[v.label].append(fit_images_per_second(factory(), images, n_images, loss=loss, lr=lr,
                                                            batch_size=v.batch_size, seed=seed, clock=clock))
             finally:
                 aelab.train.OPTIMIZER_IMPL = old
@@ -316,7 +398,26 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
     return ThroughputResult(model=name, params=params, train_mflop_per_image=flops / 1e6,
                             textbook_images_per_s=max(tb_runs), textbook_runs=tb_runs,
                             peak_gflops=max(peaks) / 1e9, peak_runs=[p / 1e9 for p in peaks], variants=results,
-                            repeats=repeats, n_images=n_images)
+                            repeats=repeats, n_images=n_images, lr=lr, textbook_batch=textbook_batch)
+
+
+def family_setup(name: str, images: torch.Tensor, dataset) -> dict:
+    """The keyword arguments of :func:`compare` for one family of :data:`MODELS`.
+
+    Image families train on Fashion-MNIST (``images``, ``dataset``) with Adam lr 1e-3; the RBM
+    with CD-1 at lr 0.05 and batch 100 (lecture 05); the document autoencoder on
+    :func:`synthetic_documents` with Adam lr 3e-3 (lecture 06), its textbook loop a
+    ``DataLoader`` over a ``TensorDataset`` of the same counts.
+    """
+    from torch.utils.data import TensorDataset
+
+    if name.startswith("rbm"):
+        return dict(images=images, dataset=dataset, lr=0.05, textbook_batch=LECTURE_BATCH.get(name, 100),
+                    variants=RBM_VARIANTS)
+    if name in DOCUMENT_MODELS:
+        docs = synthetic_documents(min(len(images), 8192))  # 8,192 × 2,000 float32: 66 MB
+        return dict(images=docs, dataset=TensorDataset(docs), lr=3e-3)
+    return dict(images=images, dataset=dataset)
 
 
 def textbook_dataset(root=None):

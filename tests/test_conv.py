@@ -221,3 +221,29 @@ def test_switches_of_other_images_are_accepted():
     z = m.encode(torch.rand(2, 1, 28, 28))
     other = m.encode_with_switches(torch.rand(2, 1, 28, 28))[1]
     assert torch.isfinite(m.decode(z, other)).all()
+
+
+@pytest.mark.parametrize("mode", ["max_unpool", "repeat", "transposed"])
+def test_chunked_forward_changes_speed_not_the_numbers(mode):
+    """A batch larger than chunk_size runs in chunks (issue 26): same output and gradients up to float rounding."""
+    torch.manual_seed(0)
+    whole = ConvAutoencoder(code_size=8, upsampling=mode, chunk_size=None)
+    chunked = ConvAutoencoder(code_size=8, upsampling=mode, chunk_size=3)
+    chunked.load_state_dict(whole.state_dict())
+    assert ConvAutoencoder().config.chunk_size == 128
+    x = torch.rand(10, 1, 28, 28)  # chunks of 3, 3, 3, 1
+    outs = []
+    for m in (whole, chunked):
+        out = m(x)
+        ((out - x) ** 2).sum().backward()
+        outs.append(out)
+    assert outs[1].shape == x.shape
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-5, atol=1e-6)
+    for (name, p), q in zip(whole.named_parameters(), chunked.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("value, error", [(0, ValueError), (2.0, TypeError), (True, TypeError)])
+def test_bad_chunk_size(value, error):
+    with pytest.raises(error, match="chunk_size"):
+        ConvAutoencoder(chunk_size=value)
