@@ -12,6 +12,11 @@ students and runs ``nbgrader autograde`` on three submissions made from the rele
 Scores are read from nbgrader's gradebook (``nbgrader.api.Gradebook``), per grade cell.
 ``nbgrader export`` must then write the same totals to grades.csv.
 
+autograde prints ``Attribute 'checksum' for cell check_… has changed!`` once per check cell per
+submission: the check cells carry hidden tests, which the student's copy lacks, so its checksum
+differs from the source's and nbgrader restores the cell (hidden tests included) from the
+gradebook. The test pins that down: the warned cells are exactly the check cells with hidden tests.
+
 By default lab 01 runs (the quickest lab with five exercises; about 1–2 min on two cores with
 ``AELAB_QUICK=1``); ``AELAB_GRADING_LABS=all`` (or ``=01,04``) runs every lab present, with a
 generic wrong answer (``return None``) where no realistic one is listed in ``WRONG``.
@@ -54,6 +59,9 @@ c.CourseDirectory.course_id = "aelab"
 c.Execute.timeout = 600        # nbgrader's default of 30 s per cell is too short for the training cells
 c.Execute.iopub_timeout = 60   # the default 4 s times out on a busy machine
 """
+
+#: What autograde says for a locked cell whose source differs from the gradebook's (then restored from it).
+CHECKSUM_WARNING = re.compile(r"Attribute 'checksum' for cell (\S+) has changed")
 
 
 def _labs() -> list[Path]:
@@ -159,8 +167,12 @@ def test_nbgrader_generate_and_autograde(tmp_path, solution):
             nb = _submission(release, solution, (gid, wrong_src) if kind == "one_wrong" else None)
         nbformat.write(nb, sub / solution.name)
     t1 = time.monotonic()
-    _nbgrader(course, "autograde", assignment)
+    log = _nbgrader(course, "autograde", assignment)
     t2 = time.monotonic()
+    # the checksum warnings: one per check cell with hidden tests and submission, nothing else
+    hidden = sorted(_meta(c)["grade_id"] for c in graded if "BEGIN HIDDEN TESTS" in c.source)
+    warned = CHECKSUM_WARNING.findall(log)
+    assert sorted(warned) == sorted(hidden * len(STUDENTS)), warned
 
     from nbgrader.api import Gradebook
 
