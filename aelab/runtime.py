@@ -26,7 +26,7 @@ from torch import nn
 
 from . import _validation as check
 
-__all__ = ["QUICK_ENV", "OFFLINE_ENV", "ZOO_ENV", "EnvFlagError", "env_flag", "is_quick", "sized",
+__all__ = ["QUICK_ENV", "OFFLINE_ENV", "ZOO_ENV", "SEED_ENV", "EnvFlagError", "env_flag", "seed_offset", "is_quick", "sized",
            "pick_device", "device_of", "seed_everything", "seeded_rng", "Session", "setup"]
 
 QUICK_ENV = "AELAB_QUICK"
@@ -39,6 +39,32 @@ _FALSE = ("0", "false", "no", "off")
 
 class EnvFlagError(ValueError):
     """An environment flag holds something other than a boolean word."""
+
+
+#: ``aelab build --seed N`` and ``aelab seeds`` set this for each notebook's kernel (issue 21.19).
+SEED_ENV = "AELAB_SEED"
+
+
+def seed_offset() -> int:
+    """The session's seed offset: ``$AELAB_SEED`` as a non-negative int (0 when unset or empty).
+
+    ``aelab build --seed N`` (and ``aelab seeds``, which reruns the course's claims under several
+    seeds) sets it for every notebook's kernel. :func:`setup` adds it to the notebook's seed and
+    :func:`aelab.train.fit` (hence :func:`aelab.zoo.fit_cached`) to every training seed, so the
+    whole course runs on other random numbers — batch orders, initial weights, noise — while a
+    notebook's code, which types ``seed=0``, stays as it is. Unset, nothing changes.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything but a non-negative integer, naming it.
+    """
+    raw = os.environ.get(SEED_ENV, "").strip()
+    if raw == "":
+        return 0
+    if not raw.isdigit():
+        raise ValueError(f"{SEED_ENV} must be a non-negative integer (e.g. 3), got {raw!r}")
+    return int(raw)
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -234,7 +260,7 @@ def setup(seed: int = 0, device: str | None = None, *, style: bool = True) -> Se
         On a bad seed (see :func:`seed_everything`), device or ``style``; :class:`EnvFlagError` on a
         bad ``AELAB_QUICK``.
     """
-    seed = check.seed(seed)
+    seed = check.seed(seed) + seed_offset()
     style = check.flag(style, "style")
     seed_everything(seed)
     session = Session(seed=seed, device=pick_device(device), quick=is_quick())

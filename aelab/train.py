@@ -58,7 +58,7 @@ from . import _validation as check
 from .losses import range_checks, squared_error_per_image
 from .objectives import (TOTAL, Denoising, KLWarmup, LossObjective, Objective, Parts, as_parts, denoising,
                          loss_objective, resolve_objective, split_parts)
-from .runtime import device_of, pick_device, seeded_rng
+from .runtime import device_of, pick_device, seed_offset, seeded_rng
 
 __all__ = ["History", "TrainingDiverged", "FitArguments", "check_fit_arguments", "make_optimizer", "fit",
            "evaluate", "evaluate_parts",
@@ -295,7 +295,7 @@ def check_fit_arguments(data: Data, *, epochs: int, objective: Objective | None 
         lr=check.real(lr, "lr", low=0.0),
         optimizer=check.choice(optimizer, "optimizer", ("adam", "sgd")),
         weight_decay=check.real(weight_decay, "weight_decay", low=0.0),
-        device=pick_device(device), seed=check.seed(seed), progress=check.flag(progress, "progress"), desc=desc)
+        device=pick_device(device), seed=check.seed(seed) + seed_offset(), progress=check.flag(progress, "progress"), desc=desc)
 
 
 #: Optimizer implementation: "fused" (one kernel per step over all parameters, where torch has

@@ -188,3 +188,20 @@ def test_device_of():
     assert runtime.device_of(nn.Linear(2, 3).to("meta")) == torch.device("meta")
     assert runtime.device_of(_NoParams().to("meta")) == torch.device("meta")  # buffers only
     assert runtime.device_of(nn.ReLU()) == torch.device("cpu")  # nothing at all
+
+
+def test_seed_offset_shifts_setup_and_fit_seeds(monkeypatch):
+    """aelab build --seed N / aelab seeds: AELAB_SEED shifts every seed; unset changes nothing (issue 21.19)."""
+    import torch
+    from aelab import runtime, train
+
+    monkeypatch.delenv("AELAB_SEED", raising=False)
+    assert runtime.seed_offset() == 0
+    assert train.check_fit_arguments(torch.rand(8, 4), epochs=1, seed=0).seed == 0
+    monkeypatch.setenv("AELAB_SEED", "3")
+    assert runtime.seed_offset() == 3
+    assert train.check_fit_arguments(torch.rand(8, 4), epochs=1, seed=0).seed == 3
+    assert runtime.setup(seed=1, style=False).seed == 4
+    monkeypatch.setenv("AELAB_SEED", "-1")
+    with pytest.raises(ValueError, match="AELAB_SEED must be a non-negative integer"):
+        runtime.seed_offset()
