@@ -138,7 +138,7 @@ def targets(throughput: list[dict], latency: list[dict], builds: list[dict]) -> 
                     "measured": f"{at_lecture['fraction_of_peak']:.0%} at batch {at_lecture['batch_size']}"
                                 + (" (memory-bound: see RESULTS.md)" if bound else ""),
                     "met": at_lecture["fraction_of_peak"] >= TARGET_FRACTION or bound})
-        by_bs = {v["batch_size"]: v for v in t["variants"] if v["optimizer_impl"] != "single"}
+        by_bs = {v["batch_size"]: v for v in t["variants"] if v["optimizer_impl"] != "single" and not v.get("unchunked")}
         if 128 in by_bs and 512 in by_bs:
             small, large = by_bs[128], by_bs[512]
             paired = [b / a for a, b in zip(small["runs"], large["runs"])]

@@ -286,7 +286,17 @@ class FitVariant:
     label: str
     batch_size: int
     optimizer_impl: str | None = None  # None: fit's default (aelab.train.OPTIMIZER_IMPL)
+    unchunked: bool = False  # a ConvAutoencoder with chunk_size=None: the whole batch at once (before issue 26)
 
+
+#: The convolutional autoencoders: 128 (lectures 04 and 09), 256, 512 in chunks of 128 (the default),
+#: and 512 as one block (``chunk_size=None``, how they ran before issue 26).
+CONV_VARIANTS = (
+    FitVariant("fit, batch 128", 128),
+    FitVariant("fit, batch 256", 256),
+    FitVariant("fit, batch 512", 512),
+    FitVariant("fit, batch 512, whole batch at once", 512, unchunked=True),
+)
 
 #: CD-1 at lecture 05's batch size (100) and two larger ones; lr 0.05 as the lecture.
 RBM_VARIANTS = (
@@ -316,6 +326,7 @@ class VariantResult:
     median_speedup: float  # median of the per-repeat (paired) ratios
     median_fraction_of_peak: float  # median of the per-repeat fractions
     runs: list[float]
+    unchunked: bool = False
 
 
 @dataclass
@@ -377,7 +388,12 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
             old = aelab.train.OPTIMIZER_IMPL
             aelab.train.OPTIMIZER_IMPL = v.optimizer_impl or old
             try:
-                runs[v.label].append(fit_images_per_second(factory(), images, n_images, loss=loss, lr=lr,
+                model = factory()
+                if v.unchunked:  # the config is frozen; forward reads config.chunk_size
+                    import dataclasses
+
+                    model.config = dataclasses.replace(model.config, chunk_size=None)
+                runs[v.label].append(fit_images_per_second(model, images, n_images, loss=loss, lr=lr,
                                                            batch_size=v.batch_size, seed=seed, clock=clock))
             finally:
                 aelab.train.OPTIMIZER_IMPL = old
@@ -392,7 +408,7 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
                       fraction_of_peak=max(runs[v.label]) * flops / max(peaks),
                       median_speedup=_median([f / t for f, t in zip(runs[v.label], tb_runs)]),
                       median_fraction_of_peak=_median([f * flops / p for f, p in zip(runs[v.label], peaks)]),
-                      runs=runs[v.label])
+                      runs=runs[v.label], unchunked=v.unchunked)
         for v in variants
     ]
     return ThroughputResult(model=name, params=params, train_mflop_per_image=flops / 1e6,
@@ -414,6 +430,8 @@ def family_setup(name: str, images: torch.Tensor, dataset) -> dict:
     if name.startswith("rbm"):
         return dict(images=images, dataset=dataset, lr=0.05, textbook_batch=LECTURE_BATCH.get(name, 100),
                     variants=RBM_VARIANTS)
+    if name.startswith("conv_ae"):
+        return dict(images=images, dataset=dataset, variants=CONV_VARIANTS)
     if name in DOCUMENT_MODELS:
         docs = synthetic_documents(min(len(images), 8192))  # 8,192 × 2,000 float32: 66 MB
         return dict(images=docs, dataset=TensorDataset(docs), lr=3e-3)

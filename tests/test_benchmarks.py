@@ -172,3 +172,23 @@ def test_every_family_has_a_model_and_a_setup(fake_data):
     assert {"rbm_784-256_cd1", "doc_ae_2000-250-10", "conv_ae_repeat_32"} <= set(throughput.MODELS)
     for name in throughput.MODELS:
         assert set(throughput.family_setup(name, images, ds)) >= {"images", "dataset"}
+
+
+def test_conv_variants_include_the_whole_batch_before(fake_data):
+    """The conv families time batch 512 in chunks (the default) and as one block (before issue 26)."""
+    from aelab.models import ConvAutoencoder
+
+    images, ds = fake_data
+    assert [v.unchunked for v in throughput.CONV_VARIANTS].count(True) == 1
+    seen = []
+
+    def factory():
+        m = ConvAutoencoder(code_size=2, channels=(2, 2), chunk_size=4)
+        seen.append(m)
+        return m
+
+    variants = (throughput.FitVariant("chunked", 8), throughput.FitVariant("whole", 8, unchunked=True))
+    res = throughput.compare("conv", factory, squared_error_per_image, images, ds, n_images=16, repeats=1,
+                             variants=variants, peak_n=32).as_dict()
+    assert [v["unchunked"] for v in res["variants"]] == [False, True]
+    assert seen[-1].config.chunk_size is None and seen[-2].config.chunk_size == 4
