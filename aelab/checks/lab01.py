@@ -19,8 +19,8 @@ from ._shortcuts import imported_shortcut, package_targets
 
 __all__ = ["pca_svd", "tied_autoencoder", "principal_angles", "train_linear_ae", "ae_to_pca"]
 
-#: The package's own answer to exercise 3 (lecture 01 uses it; DESIGN.md, Checks): it raises while the
-#: student's function runs.
+#: The package's own answer to exercise 3 (lecture 01 uses it; docs/architecture.md, "Lab checks"): it
+#: raises while the student's function runs.
 _ANGLE_SHORTCUTS = ("principal_angles",)
 
 

@@ -20,8 +20,9 @@ from ._shortcuts import imported_shortcut, package_targets
 
 __all__ = ["mirrored_autoencoder", "squared_error_per_image", "precision_at_k", "interpolate_codes", "nearest_distance"]
 
-#: The package's own answers to exercises 3, 4 and 5 (lecture 02 uses them; DESIGN.md, Checks): they raise
-#: while the student's function runs, under their names in ``aelab.metrics`` and ``aelab.baselines``.
+#: The package's own answers to exercises 3, 4 and 5 (lecture 02 uses them; docs/architecture.md, "Lab
+#: checks"): they raise while the student's function runs, under their names in ``aelab.metrics`` and
+#: ``aelab.baselines``.
 _PRECISION_SHORTCUTS = ("precision_at_k", "cosine_neighbors", "retrieval_precision")
 _LINE_SHORTCUTS = ("decoded_line",)
 _DISTANCE_SHORTCUTS = ("nearest_distance", "path_distances")
