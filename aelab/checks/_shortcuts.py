@@ -1,9 +1,10 @@
 """The package's own answers to lab exercises, forbidden while the student's function runs (private).
 
 docs/architecture.md, "Lab checks": "where the package has the function a lab asks for, the check
-forbids the package's version while the student's function runs" (and the lab says so). Lab 01 forbids :func:`aelab.metrics.principal_angles`; lab 02 forbids
-:func:`aelab.metrics.precision_at_k`, ``cosine_neighbors``, ``nearest_distance`` and
-``decoded_line`` and their old names in :mod:`aelab.baselines`.
+forbids the package's version while the student's function runs" (and the lab says so). Lab 01
+forbids :func:`aelab.metrics.principal_angles`; lab 02 forbids :func:`aelab.metrics.precision_at_k`,
+``cosine_neighbors``, ``retrieval_precision``, ``decoded_line``, ``nearest_distance`` and
+``path_distances``, and their old names in :mod:`aelab.baselines`.
 
 Two ways in, two guards:
 

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 from ._machinery import (Exercise, _data_with_spectrum, _exercise, _fail, _finite, _fmt, _forbidden, _gen,
-                         _global_rng, _max_angle_deg, _orthonormal, _pca, _praise, _shape, _student, _tensor, _unchanged)
+                         _global_rng, _max_angle_deg, _orthonormal, _pca, _praise, _shape, _student, _tensor,
+                         _unchanged)
 from ._shortcuts import imported_shortcut, package_targets
 
 __all__ = ["pca_svd", "tied_autoencoder", "principal_angles", "train_linear_ae", "ae_to_pca"]
