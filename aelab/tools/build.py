@@ -822,8 +822,7 @@ def _start_site(out: Path, report: BuildReport, rels: list[str]) -> None:
 
 def _finish_site(out: Path, report: BuildReport, entries: list[site.CourseEntry]) -> None:
     atomic_write_text(out / "report.json", json.dumps(report.to_json(), indent=2))
-    atomic_write_text(out / "reproductions.html", render_reproductions(report))
-    atomic_write_text(out / "index.html", render_index(report, entries=entries))
+    site.render_site(out, report.to_json(), entries)  # Sphinx + MyST-NB: pages, index, Reproductions, Build report
 
 
 def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800, dirs=NOTEBOOK_DIRS,
