@@ -53,8 +53,14 @@ def test_declared_dependencies_include_the_essentials():
 
 
 def test_every_pyproject_dependency_is_in_environment_yml():
+    """Every dependency reaches the conda environment: by conda, by pip, or through the lock it installs."""
     conda, pip = _conda_names()
     pip_names = {_norm(re.split(r"[\s=<>!~\[]", p, maxsplit=1)[0]) for p in pip if not p.startswith("-")}
+    for line in pip:
+        if line.startswith("-r "):  # a requirements file (requirements.lock): the packages it pins count
+            lock = (ROOT / line[3:].strip()).read_text(encoding="utf-8").splitlines()
+            pip_names |= {_norm(re.split(r"[\s=<>!~\[;]", entry, maxsplit=1)[0]) for entry in lock
+                          if entry and not entry.startswith(("#", " ", "-"))}
     missing = [d for d in _pyproject_deps() if _norm(CONDA_NAMES.get(d, d)) not in conda and d not in pip_names]
     assert not missing, f"in pyproject.toml but not in environment.yml: {missing}"
 
