@@ -18,6 +18,7 @@ Two ways in, two guards:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from types import CodeType, ModuleType
 
@@ -25,21 +26,20 @@ from ._machinery import Exercise, _fail
 
 __all__: list[str] = []
 
-#: The package modules whose functions a lab may forbid (``aelab.baselines`` re-exports ``aelab.metrics``).
+#: The package modules whose functions a lab may forbid by default (``aelab.baselines`` re-exports
+#: ``aelab.metrics``); lab 05 passes ``modules=("pretrain",)``.
 _MODULES = ("metrics", "baselines")
 
 
-def _modules() -> list[tuple[str, ModuleType]]:
-    from .. import baselines, metrics
-
-    found = {"metrics": metrics, "baselines": baselines}
-    return [(name, found[name]) for name in _MODULES]
+def _modules(labels: tuple[str, ...] = _MODULES) -> list[tuple[str, ModuleType]]:
+    return [(label, importlib.import_module(f"aelab.{label}")) for label in labels]
 
 
-def package_targets(names: tuple[str, ...]) -> list[tuple[ModuleType, str, str]]:
-    """``(module, name, "aelab.<module>.<name>")`` for each of ``names`` that ``aelab.metrics`` or
-    ``aelab.baselines`` has: the targets of :func:`aelab.checks._machinery._forbidden`."""
-    return [(module, name, f"aelab.{label}.{name}") for label, module in _modules() for name in names
+def package_targets(names: tuple[str, ...], modules: tuple[str, ...] = _MODULES) -> list[tuple[ModuleType, str, str]]:
+    """``(module, name, "aelab.<module>.<name>")`` for each of ``names`` that the package ``modules``
+    (default ``aelab.metrics`` and ``aelab.baselines``) have: the targets of
+    :func:`aelab.checks._machinery._forbidden`."""
+    return [(module, name, f"aelab.{label}.{name}") for label, module in _modules(modules) for name in names
             if callable(getattr(module, name, None))]
 
 
@@ -59,7 +59,8 @@ def _filled(cell) -> bool:
     return True
 
 
-def imported_shortcut(ex: Exercise, fn: Callable, names: tuple[str, ...], reason: str) -> None:
+def imported_shortcut(ex: Exercise, fn: Callable, names: tuple[str, ...], reason: str,
+                      modules: tuple[str, ...] = _MODULES) -> None:
     """Fail when ``fn`` reads one of the package's functions ``names`` under any global or closure name.
 
     Parameters
@@ -72,6 +73,8 @@ def imported_shortcut(ex: Exercise, fn: Callable, names: tuple[str, ...], reason
         The package functions the exercise forbids, e.g. ``("nearest_distance",)``.
     reason : str
         What to do instead, appended to the message.
+    modules : tuple of str
+        The package modules that hold ``names`` (default ``("metrics", "baselines")``).
 
     Raises
     ------
@@ -80,7 +83,7 @@ def imported_shortcut(ex: Exercise, fn: Callable, names: tuple[str, ...], reason
         the package's function itself (e.g. after ``from aelab.metrics import nearest_distance as nd``).
     """
     originals = {}
-    for label, module in _modules():
+    for label, module in _modules(modules):
         for name in names:
             obj = getattr(module, name, None)
             if callable(obj):
@@ -89,7 +92,7 @@ def imported_shortcut(ex: Exercise, fn: Callable, names: tuple[str, ...], reason
     if code is None or not originals:
         return
     scope = getattr(fn, "__globals__", {})
-    seen = [scope.get(n) for n in _code_names(code)]
+    seen = [scope.get(n) for n in sorted(_code_names(code))]  # sorted: the same message every run
     seen += [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)]
     for obj in seen:
         if id(obj) in originals:

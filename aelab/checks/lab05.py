@@ -16,12 +16,13 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ._shortcuts import imported_shortcut, package_targets
 from ._machinery import (_exercise, _fail, _finite, _forbidden, _gen, _global_rng, _praise, _shape, _student, _tensor,
                          _unchanged)
 
 __all__ = ["freezing", "encode_frozen", "cd1_statistics", "fine_tuning_network"]
 
-#: The package's own answers to exercises 1, 2 and 4 (DESIGN.md, Checks: an exercise that is one call into
+#: The package's own answers to exercises 1, 2 and 4 (docs/architecture.md, "Lab checks": an exercise that is one call into
 #: aelab teaches nothing, so the check makes these raise while the student's function runs).
 _FREEZE_SHORTCUTS = ("freeze", "unfreeze", "trainable_parameters")
 _ENCODE_SHORTCUTS = ("encode_dataset",)
@@ -30,46 +31,17 @@ _NETWORK_SHORTCUTS = ("classifier_from_encoders",)
 
 def _package_targets(names: tuple[str, ...]) -> list[tuple[object, str, str]]:
     """``(aelab.pretrain, name, "aelab.pretrain.<name>")`` for each name the module has."""
-    from .. import pretrain
-
-    return [(pretrain, n, f"aelab.pretrain.{n}") for n in names if callable(getattr(pretrain, n, None))]
-
-
-def _code_names(code) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            names |= _code_names(const)
-    return names
+    return package_targets(names, modules=("pretrain",))
 
 
 def _imported_shortcut(ex, fn, names: tuple[str, ...], reason: str) -> None:
-    """Fail when ``fn`` refers to one of the package's functions by a global or closure name.
+    """Fail when ``fn`` refers to one of ``aelab.pretrain``'s functions by a global or closure name.
 
     :func:`_forbidden` patches ``aelab.pretrain.<name>``, which catches ``pretrain.freeze(...)`` and
     ``aelab.pretrain.freeze(...)``; ``from aelab.pretrain import freeze`` binds the original function
-    before the patch, so it is looked up here instead.
+    before the patch, so it is looked up here instead (:func:`aelab.checks._shortcuts.imported_shortcut`).
     """
-    from .. import pretrain
-
-    originals = {id(getattr(pretrain, n)): n for n in names if callable(getattr(pretrain, n, None))}
-    code = getattr(fn, "__code__", None)
-    if code is None or not originals:
-        return
-    seen = [getattr(fn, "__globals__", {}).get(n) for n in _code_names(code)]
-    seen += [c.cell_contents for c in (getattr(fn, "__closure__", None) or ()) if _filled(c)]
-    for obj in seen:
-        if id(obj) in originals:
-            raise _fail(ex, f"this exercise asks you to write it yourself, but your function calls "
-                            f"aelab.pretrain.{originals[id(obj)]}. {reason}")
-
-
-def _filled(cell) -> bool:
-    try:
-        cell.cell_contents
-    except ValueError:
-        return False
-    return True
+    imported_shortcut(ex, fn, names, reason, modules=("pretrain",))
 
 
 def _net(g: torch.Generator, sizes=(6, 5, 4, 3)) -> nn.Sequential:
