@@ -348,9 +348,7 @@ def test_the_import_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
 # --- every public module has one __all__ naming its public definitions ----------------------
 
 #: Public modules owned by other engineers that do not satisfy the rule yet (the coordinator tightens this).
-ALL_GAPS: set[str] = {"aelab.tools",            # __all__ names submodules it does not import
-                      "aelab.widgets.latent",   # check_dims not listed
-                      "aelab.widgets.plane"}    # draw_classes not listed
+ALL_GAPS: set[str] = set()  # modules allowed to lack one complete __all__: none
 
 
 def _public_modules() -> list[str]:
@@ -393,10 +391,8 @@ def test_the_old_layers_module_still_works_for_its_importers():
     assert all(getattr(_layers, n) is getattr(layers, n) for n in layers.__all__)
 
 
-#: Files (owned elsewhere) that still cite DESIGN.md, the design document that is not in the repository.
-DESIGN_CITATIONS: set[str] = {"aelab/metrics.py", "aelab/checks/lab05.py", "aelab/checks/_machinery.py",
-                              "aelab/data/__init__.py", "aelab/data/mnist.py", "aelab/data/_idx.py",
-                              "aelab/data/_fetch.py"}
+#: Files that may cite DESIGN.md, the design document that is not in the repository.
+DESIGN_CITATIONS: set[str] = set()  # files allowed to cite it: none
 
 
 @pytest.mark.parametrize("rel", [pytest.param(r, marks=pytest.mark.xfail(strict=False, reason="cites DESIGN.md"))

@@ -14,4 +14,5 @@
 Nothing here is imported by ``import aelab``; notebooks never need nbclient, nbconvert or nbgrader.
 """
 
-__all__ = ["build", "cli", "jupyter", "release", "seeds"]
+# The subcommands are modules, imported on use (`aelab.tools.build`, ...): the package itself defines nothing.
+__all__: list[str] = []

@@ -23,7 +23,7 @@ from aelab import _validation as check
 from ._panel import SliderPanel, check_in_range, decimals, nice_step
 from .frame import LatentFrame, as_code, code_caption, resolve_code_size
 
-__all__ = ["MAX_SLIDERS", "LatentExplorer", "latent_explorer"]
+__all__ = ["MAX_SLIDERS", "LatentExplorer", "check_dims", "latent_explorer"]
 
 #: Largest number of sliders an explorer builds (pick units with ``dims`` beyond it).
 MAX_SLIDERS = 16

@@ -25,7 +25,7 @@ from ._alt import with_alt
 from ._panel import SliderPanel, check_in_range
 from .frame import LatentFrame, code_caption, model_label, resolve_code_size
 
-__all__ = ["CLASS_COLORS", "PlaneExplorer", "latent_plane", "plane_figure"]
+__all__ = ["CLASS_COLORS", "PlaneExplorer", "draw_classes", "latent_plane", "plane_figure"]
 
 #: Ten colors distinguishable under the common color-vision deficiencies: M. A. Petroff,
 #: "Accessible Color Sequences for Data Visualization" (arXiv:2107.02270, 2021), the sequence
