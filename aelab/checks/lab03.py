@@ -27,7 +27,7 @@ __all__ = ["corruptions", "denoising_step", "kl_sparsity_penalty", "contractive_
 
 
 def _package_shortcuts(*names: str) -> list[tuple[object, str, str]]:
-    """The package's own versions of what lab 03 asks students to write (DESIGN.md, Checks)."""
+    """The package's own versions of what lab 03 asks students to write (docs/architecture.md, "Lab checks")."""
     from .. import data, noise, penalties   # imported here: aelab.checks must not import the whole package at load
     where = {"masking_noise": (noise, data), "salt_and_pepper": (noise, data), "kl_sparsity": (penalties,),
              "contractive_sigmoid": (penalties,)}
