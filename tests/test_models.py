@@ -387,6 +387,7 @@ AUTOENCODERS = {
     "DocumentAutoencoder": lambda: models.DocumentAutoencoder((784, 16, 3)),
     "VAE": lambda: models.VAE(784, 16, 3, input_shape=IMG),
     "ConvVAE": lambda: models.ConvVAE(code_size=3, channels=(2, 4)),
+    "SparseAutoencoder": lambda: models.SparseAutoencoder(784, 3, input_shape=IMG),
 }
 
 

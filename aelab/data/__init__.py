@@ -36,6 +36,7 @@ from ._idx import _check_raw_files  # noqa: F401  (aelab doctor validates partia
 from .fashion_mnist import DEBIAN_FASHION_DIR, FASHION_CLASSES, load_fashion_mnist, unpack_debian_fashion_mnist
 from .mnist import MnistSource, load_mnist, mnist_is_subset, mnist_source
 from .splits import train_val_split
+from .superposition import superposition
 from .toy import circle_manifold, curved_manifold
 from .wordnet import DEBIAN_WORDNET_DIR, WORDNET_NOUN_LEXNAMES, load_wordnet_glosses
 
@@ -49,6 +50,7 @@ __all__ = [
     "train_val_split",
     # text, toy data
     "DEBIAN_WORDNET_DIR", "WORDNET_NOUN_LEXNAMES", "load_wordnet_glosses", "curved_manifold", "circle_manifold",
+    "superposition",
     # re-exported from aelab.noise and aelab.metrics
     "add_noise", "gaussian_noise", "masking_noise", "salt_and_pepper", "jitter", "psnr",
 ]

@@ -44,13 +44,14 @@ from .document import DocumentAutoencoder
 from .linear import LinearAutoencoder
 from .mlp import MLPAutoencoder
 from .rbm import RBM
+from .sae import SparseAutoencoder
 from .shallow import ShallowAutoencoder
 from .stacked import StackedAutoencoder
 from .vae import VAE
 
 __all__ = ["Autoencoder", "VariationalAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "ShallowAutoencoder",
            "ConvAEConfig", "ConvAutoencoder", "RBM", "StackedAutoencoder", "DocumentAutoencoder", "VAE", "ConvVAE",
-           "code_size"]
+           "SparseAutoencoder", "code_size"]
 
 
 def code_size(model) -> int:
