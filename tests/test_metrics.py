@@ -371,3 +371,29 @@ def test_cosine_ties_duplicates_are_neighbors_together():
     # exclude_self leaves out only the query's own row, not its duplicate
     got = metrics.cosine_neighbors(db, db, 1, exclude_self=True)[:, 0]
     assert got[0].item() in (2, 3) and got[2].item() in (0, 3)
+
+
+# --------------------------------------------------------------------------- paired_interval (Student t)
+
+def test_paired_interval_matches_scipy_ttest_rel_interval():
+    import scipy.stats
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(1.0, 1.0, 5), rng.normal(0.0, 1.0, 5)
+    low, high = metrics.paired_interval(a, b)
+    ci = scipy.stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert low == pytest.approx(ci.low) and high == pytest.approx(ci.high)
+
+
+def test_paired_interval_is_wider_than_the_normal_one_for_three_seeds():
+    a, b = [1.0, 2.0, 4.0], [0.0, 0.5, 1.0]
+    mean, se = metrics.paired_difference(a, b)
+    low, high = metrics.paired_interval(a, b)
+    assert high - mean == pytest.approx(4.303 * se, rel=1e-3)     # t_{0.975, 2}
+    assert low < mean - 1.96 * se                                  # the normal interval is too narrow here
+
+
+def test_paired_interval_rejects_bad_level():
+    with pytest.raises(ValueError, match="level"):
+        metrics.paired_interval([1.0, 2.0], [0.0, 0.0], level=1.0)
+    with pytest.raises(TypeError):
+        metrics.paired_interval([1.0, 2.0], [0.0, 0.0], level="0.95")
