@@ -388,6 +388,7 @@ AUTOENCODERS = {
     "VAE": lambda: models.VAE(784, 16, 3, input_shape=IMG),
     "ConvVAE": lambda: models.ConvVAE(code_size=3, channels=(2, 4)),
     "SparseAutoencoder": lambda: models.SparseAutoencoder(784, 3, input_shape=IMG),
+    "MaskedAutoencoder": lambda: models.MaskedAutoencoder(code_size=3, heads=1, decoder_dim=4, decoder_heads=1),
 }
 
 

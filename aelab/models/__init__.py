@@ -25,6 +25,8 @@ Families, with the lecture that teaches each:
 - :mod:`.document` — :class:`DocumentAutoencoder` (lecture 06: word counts in, softmax logits out);
 - :mod:`.vae` — :class:`VAE` (lecture 07, Kingma & Welling 2014) and :mod:`.conv_vae` —
   :class:`ConvVAE` (lecture 07), both :class:`VariationalAutoencoder`.
+- :mod:`.mae` — :class:`MaskedAutoencoder` (lecture 09, He et al. 2021: patches, random masking,
+  a ViT encoder on the visible patches, the loss on the masked ones).
 
 A new family is a new file here whose class inherits :class:`Autoencoder`, plus one import line and
 one ``__all__`` entry below (``docs/architecture.md``). :mod:`.layers` holds what the families share:
@@ -42,6 +44,7 @@ from .conv import ConvAEConfig, ConvAutoencoder
 from .conv_vae import ConvVAE
 from .document import DocumentAutoencoder
 from .linear import LinearAutoencoder
+from .mae import MaskedAutoencoder
 from .mlp import MLPAutoencoder
 from .rbm import RBM
 from .sae import SparseAutoencoder
@@ -51,7 +54,7 @@ from .vae import VAE
 
 __all__ = ["Autoencoder", "VariationalAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "ShallowAutoencoder",
            "ConvAEConfig", "ConvAutoencoder", "RBM", "StackedAutoencoder", "DocumentAutoencoder", "VAE", "ConvVAE",
-           "SparseAutoencoder", "code_size"]
+           "SparseAutoencoder", "MaskedAutoencoder", "code_size"]
 
 
 def code_size(model) -> int:
