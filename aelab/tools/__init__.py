@@ -8,6 +8,8 @@
   claim, the seeds it holds at.
 - :mod:`aelab.tools.jupyter`: ``aelab jupyter --student | --instructor`` hides or shows nbgrader's
   instructor tools in JupyterLab; its contents manager keeps notebooks from opening "unsaved".
+- :mod:`aelab.tools.feedback`: ``offline_feedback(c)`` in ``nbgrader_config.py`` makes nbgrader's
+  feedback pages carry MathJax inside them (they work offline).
 - :mod:`aelab.tools.cli`: the ``aelab`` command itself (``build``, ``check-site``, ``release``,
   ``seeds``, ``jupyter``, ``doctor``).
 
