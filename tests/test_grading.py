@@ -10,7 +10,9 @@ students and runs ``nbgrader autograde`` on three submissions made from the rele
   exercise's points lost (and every other grade cell full).
 
 Scores are read from nbgrader's gradebook (``nbgrader.api.Gradebook``), per grade cell.
-``nbgrader export`` must then write the same totals to grades.csv.
+``nbgrader export`` must then write the same totals to grades.csv, and ``nbgrader generate_feedback``
+(configured with ``aelab.tools.feedback.offline_feedback`` as INSTRUCTORS.md says) pages that load
+nothing from the network.
 
 autograde prints ``Attribute 'checksum' for cell check_… has changed!`` once per check cell per
 submission: the check cells carry hidden tests, which the student's copy lacks, so its checksum
@@ -58,6 +60,8 @@ c = get_config()
 c.CourseDirectory.course_id = "aelab"
 c.Execute.timeout = 600        # nbgrader's default of 30 s per cell is too short for the training cells
 c.Execute.iopub_timeout = 60   # the default 4 s times out on a busy machine
+from aelab.tools.feedback import offline_feedback
+offline_feedback(c)            # feedback HTML carries MathJax inside it (nbgrader's loads it from a CDN)
 """
 
 #: What autograde says for a locked cell whose source differs from the gradebook's (then restored from it).
@@ -198,5 +202,12 @@ def test_nbgrader_generate_and_autograde(tmp_path, solution):
     with open(course / "grades.csv", newline="") as f:
         rows = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == assignment}
     assert rows == {"alice": total, "bob": 0.0, "carol": total - lost}
+
+    # feedback, as INSTRUCTORS.md configures it: nothing loaded from the network (tests/test_feedback.py has the rest)
+    _nbgrader(course, "generate_feedback", assignment)
+    page = (course / "feedback" / "alice" / assignment / solution.with_suffix(".html").name).read_text(encoding="utf-8")
+    remote = re.findall(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["']?((?:https?:)?//[^"' >]+)""", page,
+                        flags=re.I)
+    assert remote == [] and "window.MathJax = " in page, remote
     print(f"\n{assignment}: generate_assignment + db {t1 - t0:.0f} s, autograde of 3 submissions {t2 - t1:.0f} s; "
           f"scores {total:g} / 0 / {total - lost:g} of {total:g} ({gid} wrong)")
