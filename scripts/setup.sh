@@ -3,7 +3,7 @@
 # the version requirements.lock pins (one lock for Linux, macOS and Windows; scripts/lock.sh makes it from
 # pyproject.toml and constraints.txt), then the package itself in editable mode; plus Debian's
 # dataset-fashion-mnist (full Fashion-MNIST offline) and wordnet-base (WordNet 3.0, lecture 06) and
-# chromium (the browser tests) where apt is usable.
+# chromium (the browser tests) where apt is usable; and JupyterLab set up for students (`aelab jupyter`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -32,3 +32,8 @@ fi
 
 # Fail here, clearly, if torch and torchvision do not match.
 .venv/bin/python -c "import torch, torchvision.ops; print(f'aelab set up: torch {torch.__version__}, torchvision {torchvision.__version__}')"
+
+# JupyterLab as students get it: nbgrader's instructor tools hidden, notebooks open without being marked unsaved
+# (written into .venv/etc/jupyter). Only on the first run: an instructor's `.venv/bin/aelab jupyter --instructor`
+# is kept when this script runs again.
+.venv/bin/aelab jupyter --student --if-unset

@@ -50,8 +50,37 @@ def test_student_and_instructor_configuration(tmp_path, capsys):
     assert main(["jupyter", "--instructor", "--config-dir", str(tmp_path)]) == 0  # the one instructor command
     page = json.loads((tmp_path / "labconfig" / "page_config.json").read_text())
     server = json.loads((tmp_path / "jupyter_server_config.json").read_text())
-    assert page == {"disabledExtensions": {"other": True}, "keep": 1}
+    assert page == {"disabledExtensions": {"other": True, "@jupyter/nbgrader": False}, "keep": 1}
     assert all(server["ServerApp"]["jpserver_extensions"][n] is True for n in jupyter.NBGRADER_SERVER_EXTENSIONS)
+
+
+def test_if_unset_keeps_an_earlier_choice(tmp_path, capsys):
+    """`aelab jupyter --student --if-unset` (scripts/setup.sh) sets up students once and keeps an instructor's switch."""
+    assert jupyter.current_mode(tmp_path) is None
+    assert main(["jupyter", "--student", "--if-unset", "--config-dir", str(tmp_path)]) == 0
+    assert jupyter.current_mode(tmp_path) == "student"
+    assert main(["jupyter", "--instructor", "--config-dir", str(tmp_path)]) == 0
+    capsys.readouterr()
+    files = {p: p.read_bytes() for p in tmp_path.rglob("*.json")}
+    assert main(["jupyter", "--student", "--if-unset", "--config-dir", str(tmp_path)]) == 0  # setup.sh run again
+    assert "already set up for instructors" in capsys.readouterr().out
+    assert jupyter.current_mode(tmp_path) == "instructor"
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*.json")} == files
+    assert main(["jupyter", "--student", "--config-dir", str(tmp_path)]) == 0  # without --if-unset: switches
+    assert jupyter.current_mode(tmp_path) == "student"
+
+
+def test_setup_and_binder_give_students_the_student_setup():
+    setup = (ROOT / "scripts" / "setup.sh").read_text()
+    post = (ROOT / "binder" / "postBuild").read_text()
+
+    def commands(text):
+        return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+    assert ".venv/bin/aelab jupyter --student --if-unset" in commands(setup)
+    assert "aelab jupyter --student" in commands(post)
+    guide = (ROOT / "INSTRUCTORS.md").read_text()
+    assert "\n.venv/bin/aelab jupyter --instructor " in guide and "scripts/setup.sh" in guide
 
 
 def test_jupyter_needs_a_mode_and_a_valid_file(tmp_path, capsys):
@@ -108,11 +137,17 @@ def _open_lab(mode: str | None, tmp: Path) -> dict:
     config.mkdir()
     if mode:
         assert main(["jupyter", f"--{mode}", "--config-dir", str(config)]) == 0
+    else:  # jupyter_server's default contents manager, whatever this environment's own setup says
+        (config / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {
+            "contents_manager_class": "jupyter_server.services.contents.largefilemanager.AsyncLargeFileManager"}}))
     settings = tmp / "settings" / "@jupyterlab/apputils-extension/notification.jupyterlab-settings"
     settings.parent.mkdir(parents=True)
     settings.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
+    # JUPYTER_CONFIG_PATH comes first, before this environment's etc/jupyter (which scripts/setup.sh set up for
+    # students and which, inside a virtual environment, outranks JUPYTER_CONFIG_DIR)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_CONFIG_PATH=str(config),
+               JUPYTERLAB_SETTINGS_DIR=str(tmp / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp / "workspaces"), JUPYTER_RUNTIME_DIR=str(tmp / "runtime"),
                OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", AELAB_QUICK="1")
     cmd = [str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser", "--ServerApp.ip=127.0.0.1",

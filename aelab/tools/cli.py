@@ -13,9 +13,11 @@
 ``aelab seeds [--seeds N ...] [--out OUT]``
     Build the course quickly once per seed and write ``OUT/seeds.md``: per claim, at how many
     seeds it holds (:mod:`aelab.tools.seeds`; slow, not part of CI).
-``aelab jupyter (--student | --instructor)``
+``aelab jupyter (--student | --instructor) [--if-unset]``
     Hide nbgrader's instructor tools in this environment's JupyterLab (students) or show them
     (instructors); either way a notebook no longer opens marked unsaved (:mod:`aelab.tools.jupyter`).
+    ``--if-unset`` leaves a setup made earlier as it is (``scripts/setup.sh`` runs
+    ``aelab jupyter --student --if-unset``; Binder's ``postBuild`` ``aelab jupyter --student``).
 ``aelab doctor``
     Print what this machine has: versions, device, data sources (validated, as loading them
     would), quick mode. Exit 1 when a data file is damaged.
@@ -196,9 +198,15 @@ def mnist_status(root: Path) -> tuple[str, bool]:
 
 
 def _cmd_jupyter(args: argparse.Namespace) -> int:
-    from .jupyter import configure
+    from .jupyter import configure, current_mode, default_config_dir
 
     mode = "instructor" if args.instructor else "student"
+    if args.if_unset:
+        chosen = current_mode(args.config_dir)
+        if chosen is not None:
+            print(f"JupyterLab already set up for {chosen}s in {args.config_dir or default_config_dir()}; left as it is "
+                  f"(`aelab jupyter --{'student' if chosen == 'instructor' else 'instructor'}` switches)")
+            return 0
     try:
         written = configure(mode, args.config_dir)
     except OSError as exc:
@@ -265,6 +273,9 @@ def make_parser() -> argparse.ArgumentParser:
     who = j.add_mutually_exclusive_group(required=True)
     who.add_argument("--student", action="store_true", help="hide nbgrader's menu, Create Assignment, Validate")
     who.add_argument("--instructor", action="store_true", help="show nbgrader's tools (formgrader, Create Assignment)")
+    j.add_argument("--if-unset", action="store_true",
+                   help="only if `aelab jupyter` never ran here: keep an existing student or instructor setup "
+                        "(scripts/setup.sh uses it)")
     j.add_argument("--config-dir", default=None,
                    help="the Jupyter configuration folder to write (default: this environment's, sys.prefix/etc/jupyter)")
     j.set_defaults(func=_cmd_jupyter)

@@ -35,7 +35,7 @@ from jupyter_server.services.contents.largefilemanager import AsyncLargeFileMana
 from ..files import atomic_write_text
 
 __all__ = ["NBGRADER_LABEXTENSION", "NBGRADER_SERVER_EXTENSIONS", "CONTENTS_MANAGER", "NotebookContentsManager",
-           "kernel_language_info", "fill_language_info", "configure"]
+           "kernel_language_info", "fill_language_info", "default_config_dir", "current_mode", "configure"]
 
 #: nbgrader's JupyterLab extension (all its plugins: menu, create assignment, validate, formgrader, lists).
 NBGRADER_LABEXTENSION = "@jupyter/nbgrader"
@@ -111,13 +111,39 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+def default_config_dir() -> Path:
+    """This environment's Jupyter configuration folder, ``sys.prefix/etc/jupyter`` (``--sys-prefix``'s)."""
+    return Path(sys.prefix) / "etc" / "jupyter"
+
+
+def current_mode(config_dir: str | Path | None = None) -> str | None:
+    """The setup :func:`configure` last wrote into ``config_dir``: ``"student"``, ``"instructor"`` or ``None``.
+
+    ``None`` when ``aelab jupyter`` has not run there (our contents manager is not configured),
+    so ``scripts/setup.sh`` can choose the student setup on a fresh environment and keep an
+    instructor's choice on a re-run.
+
+    Raises
+    ------
+    ValueError
+        If an existing configuration file is not a JSON object.
+    """
+    folder = Path(config_dir) if config_dir is not None else default_config_dir()
+    app = _read_json(folder / "jupyter_server_config.json").get("ServerApp", {})
+    if not isinstance(app, dict) or app.get("contents_manager_class") != CONTENTS_MANAGER:
+        return None
+    extensions = app.get("jpserver_extensions", {}) if isinstance(app.get("jpserver_extensions"), dict) else {}
+    return "instructor" if any(extensions.get(n) is True for n in NBGRADER_SERVER_EXTENSIONS) else "student"
+
+
 def configure(mode: str, config_dir: str | Path | None = None) -> list[Path]:
     """Write the JupyterLab settings of ``mode`` into ``config_dir``; return the files written.
 
     Parameters
     ----------
     mode : {"student", "instructor"}
-        ``"student"``: nbgrader's lab extension and server extensions off; ``"instructor"``: on.
+        ``"student"``: nbgrader's lab extension and server extensions off; ``"instructor"``: on
+        (written as explicit ``true``/``false``, so the folder overrides a lower-priority one).
         Both: :class:`NotebookContentsManager` as the contents manager.
     config_dir : path, optional
         A Jupyter configuration folder; default this environment's, ``sys.prefix/etc/jupyter``
@@ -137,17 +163,16 @@ def configure(mode: str, config_dir: str | Path | None = None) -> list[Path]:
     from .._validation import choice
 
     mode = choice(mode, "mode", ("student", "instructor"))
-    folder = Path(config_dir) if config_dir is not None else Path(sys.prefix) / "etc" / "jupyter"
+    folder = Path(config_dir) if config_dir is not None else default_config_dir()
     page_path = folder / "labconfig" / "page_config.json"
     server_path = folder / "jupyter_server_config.json"
     page, server = _read_json(page_path), _read_json(server_path)
     disabled = page.setdefault("disabledExtensions", {})
     if isinstance(disabled, list):  # JupyterLab 3's form
         disabled = page["disabledExtensions"] = dict.fromkeys(disabled, True)
-    if mode == "student":
-        disabled[NBGRADER_LABEXTENSION] = True
-    else:
-        disabled.pop(NBGRADER_LABEXTENSION, None)
+    # False, not absent, for instructors (as `jupyter labextension enable` writes it): it overrides a lower
+    # level's True, e.g. this environment's student setup when an instructor configures their own folder
+    disabled[NBGRADER_LABEXTENSION] = mode == "student"
     app = server.setdefault("ServerApp", {})
     extensions = app.setdefault("jpserver_extensions", {})
     for name in NBGRADER_SERVER_EXTENSIONS:
