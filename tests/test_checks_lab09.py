@@ -561,5 +561,10 @@ def test_in_place_changes_of_the_inputs_are_rejected():
             codebook[0] += 1
         return vector_quantize(z, codebook)
 
+    def quantize_freezing_the_codebook(z, codebook):
+        codebook.requires_grad_(False)
+        return vector_quantize(z, codebook)
+
     reject(checks.patchify_check, patchify_in_place, unpatchify, match="changed its input images in place")
+    reject(checks.vector_quantize_check, quantize_freezing_the_codebook, match="switched off codebook.requires_grad")
     reject(checks.vector_quantize_check, quantize_in_place, match="changed its input codebook in place")

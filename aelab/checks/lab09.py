@@ -542,6 +542,10 @@ def vector_quantize_check(student_fn: Callable, *, seed: int = 0) -> None:
             out = call(z, cb, case=label)
         _unchanged(ex, z0, z.detach(), "z", label)
         _unchanged(ex, cb0, cb.detach(), "codebook", label)
+        for name, t in (("z", z), ("codebook", cb)):
+            if not t.requires_grad:
+                raise _fail(ex, f"your function switched off {name}.requires_grad on {label}: leave the inputs as they "
+                                "are (the codebook would stop learning); detach a copy instead, e.g. codebook.detach().")
         quantized, indices = _unpack(ex, out, 2, "vector_quantize", "quantized, indices", label)
         lead = tuple(z0.shape[:-1])
         if not isinstance(indices, torch.Tensor):
