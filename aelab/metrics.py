@@ -20,6 +20,8 @@ function                               what it measures                         
 :func:`dead_latents`,                  latents never active on a set                               08
 :func:`dead_fraction`
 :func:`mean_max_cosine_similarity`     MMCS: recovery of true dictionary directions                08
+:func:`codebook_perplexity`,           a VQ codebook's usage: exp(entropy), codes never used       09
+:func:`dead_codes`
 =====================================  ==========================================================  ============
 
 **The one latent "hole" measure** (issues 18 and 21). Decode the straight line between the codes of two
@@ -61,7 +63,8 @@ __all__ = ["MAX_BLOCK_ENTRIES", "psnr", "principal_angles", "cosine_neighbors", 
            "retrieval_precision", "nearest_distance", "different_label_pairs", "same_label_pairs",
            "decoded_line", "path_distances", "hole_ratio", "hole_ratio_null", "paired_difference",
            "paired_interval",
-           "l0", "explained_variance", "dead_latents", "dead_fraction", "mean_max_cosine_similarity"]
+           "l0", "explained_variance", "dead_latents", "dead_fraction", "mean_max_cosine_similarity",
+           "codebook_perplexity", "dead_codes"]
 
 #: Largest number of similarities or distances held at once by the blocked functions (float32: 64 MiB).
 MAX_BLOCK_ENTRIES = 2**24
@@ -964,3 +967,70 @@ def mean_max_cosine_similarity(learned: torch.Tensor, true: torch.Tensor, *, abs
     if absolute:
         cos = cos.abs()
     return cos.max(1).values.mean().clamp(-1.0, 1.0).item()
+
+
+# --------------------------------------------------------------------------- vector quantization (lecture 09)
+
+def _code_counts(indices, num_codes, owner: str) -> torch.Tensor:
+    num_codes = check.integer(num_codes, f"{owner}: num_codes", minimum=1)
+    if not isinstance(indices, torch.Tensor) or indices.is_floating_point() or indices.dtype == torch.bool:
+        got = indices.dtype if isinstance(indices, torch.Tensor) else type(indices).__name__
+        raise TypeError(f"{owner}: indices must be an integer tensor of code indices, got {got}")
+    if indices.numel() == 0:
+        raise ValueError(f"{owner}: indices is empty (shape {tuple(indices.shape)})")
+    if indices.min() < 0 or indices.max() >= num_codes:
+        raise ValueError(f"{owner}: indices must lie in [0, {num_codes}), got [{int(indices.min())}, "
+                         f"{int(indices.max())}]")
+    return torch.bincount(indices.detach().flatten().long().cpu(), minlength=num_codes)
+
+
+def codebook_perplexity(indices: torch.Tensor, num_codes: int) -> float:
+    """Perplexity of a codebook's usage: ``exp(H)``, ``H = −Σ_k p_k log p_k`` with ``p_k`` the fraction of picks of code k.
+
+    The effective number of codes in use (van den Oord et al. 2017 and the common VQ-VAE code log it, e.g.
+    keras-io's ``vq_vae.py`` / ``vector-quantize-pytorch``): ``K`` when every code is picked equally often,
+    1 when one code takes every pick. Count over many vectors (all grid positions of a held-out set).
+    Lecture 09.
+
+    Parameters
+    ----------
+    indices : torch.Tensor
+        Integer code indices of any shape (e.g. ``(N, 7, 7)``), values in ``[0, num_codes)``.
+    num_codes : int
+        K >= 1.
+
+    Returns
+    -------
+    float
+        In ``[1, K]``.
+
+    Raises
+    ------
+    TypeError
+        If ``indices`` is not an integer tensor or ``num_codes`` not an integer.
+    ValueError
+        If ``indices`` is empty or out of range, or ``num_codes < 1``.
+    """
+    counts = _code_counts(indices, num_codes, "codebook_perplexity").double()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return float(entropy.exp().clamp(1.0, float(len(counts))))
+
+
+def dead_codes(indices: torch.Tensor, num_codes: int) -> int:
+    """Number of codes of a codebook that no vector picks: ``#{k : count_k = 0}`` over ``indices`` (lecture 09).
+
+    As :func:`dead_latents` for a sparse autoencoder, a code dead on one batch may be alive on another:
+    count over a held-out set. A dead code gets no gradient from the codebook loss and stays where it is.
+
+    Returns
+    -------
+    int
+        In ``[0, K − 1]`` (at least one code is picked).
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`codebook_perplexity`.
+    """
+    return int((_code_counts(indices, num_codes, "dead_codes") == 0).sum())

@@ -27,6 +27,9 @@ Families, with the lecture that teaches each:
   :class:`ConvVAE` (lecture 07), both :class:`VariationalAutoencoder`.
 - :mod:`.mae` — :class:`MaskedAutoencoder` (lecture 09, He et al. 2021: patches, random masking,
   a ViT encoder on the visible patches, the loss on the masked ones).
+- :mod:`.vqvae` — :class:`VQVAE` (lecture 09, van den Oord et al. 2017: a 7 × 7 grid of codebook entries,
+  the straight-through gradient, dead-code restarts; :class:`~.vqvae.CodePrior`, a causal transformer over
+  the code grid).
 
 A new family is a new file here whose class inherits :class:`Autoencoder`, plus one import line and
 one ``__all__`` entry below (``docs/architecture.md``). :mod:`.layers` holds what the families share:
@@ -51,10 +54,12 @@ from .sae import SparseAutoencoder
 from .shallow import ShallowAutoencoder
 from .stacked import StackedAutoencoder
 from .vae import VAE
+from .vqvae import VQVAE, vector_quantize, vq_losses
 
 __all__ = ["Autoencoder", "VariationalAutoencoder", "LinearAutoencoder", "MLPAutoencoder", "ShallowAutoencoder",
            "ConvAEConfig", "ConvAutoencoder", "RBM", "StackedAutoencoder", "DocumentAutoencoder", "VAE", "ConvVAE",
-           "SparseAutoencoder", "MaskedAutoencoder", "code_size"]
+           "SparseAutoencoder", "MaskedAutoencoder", "VQVAE", "vector_quantize", "vq_losses",
+           "code_size"]
 
 
 def code_size(model) -> int:
