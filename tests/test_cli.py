@@ -444,6 +444,36 @@ def test_unreadable_notebook_is_reported_not_a_crash(tmp_path, capsys):
     assert "03_broken" in (tmp_path / "_build" / "index.html").read_text(encoding="utf-8")
 
 
+def test_build_solutions_flag_is_aelab_site_solutions(tmp_path, monkeypatch):
+    """`aelab build --solutions` asks for the executed solutions; without it AELAB_SITE_SOLUTIONS decides (None)."""
+    calls = []
+
+    def fake_build(*args, **kwargs):
+        calls.append(kwargs.get("solutions"))
+        return BuildReport([], quick=True, timeout=1800)
+
+    monkeypatch.setattr(build_mod, "build", fake_build)
+    assert main(["build", "--quick", "--solutions", "--root", str(tmp_path)]) == 0
+    assert main(["build", "--quick", "--root", str(tmp_path)]) == 0
+    assert calls == [True, None]
+
+
+@pytest.mark.slow
+def test_build_with_solutions_publishes_them_labelled(tmp_path):
+    """A real build with --solutions: the student lab (unexecuted) and the executed solution, titled as one."""
+    lab_cells = [new_markdown_cell("# A tiny lab"), new_code_cell("answer = 6 * 7\nprint('the answer is', answer)")]
+    _write(tmp_path / "solutions" / "02_tiny_lab.ipynb", lab_cells)
+    _write(tmp_path / "labs" / "02_tiny_lab.ipynb", [lab_cells[0], new_code_cell("answer = None  # YOUR CODE HERE")])
+    out = tmp_path / "_build"
+    proc = run_aelab("build", "--quick", "--solutions", "--root", tmp_path, "--dirs", "solutions", tmp=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    solution = (out / "solutions" / "02_tiny_lab.html").read_text(encoding="utf-8")
+    assert "Solution" in solution.split("</title>")[0] and "the answer is 42" in solution
+    lab = (out / "labs" / "02_tiny_lab.html").read_text(encoding="utf-8")
+    assert "YOUR CODE HERE" in lab and "the answer is 42" not in lab
+    assert 'href="solutions/02_tiny_lab.html"' in (out / "index.html").read_text(encoding="utf-8")
+
+
 def test_failed_claim_fails_the_build_even_if_its_notebook_ran(tmp_path, monkeypatch, capsys):
     """A notebook that catches a ClaimError still fails the build (full mode enforces every claim)."""
     results = [NotebookResult(path="lectures/01.ipynb", claims=[{"kind": "claim", "text": "AE beats PCA",

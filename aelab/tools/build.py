@@ -820,13 +820,14 @@ def _start_site(out: Path, report: BuildReport, rels: list[str]) -> None:
                          "with --out") from None
 
 
-def _finish_site(out: Path, report: BuildReport, entries: list[site.CourseEntry]) -> None:
+def _finish_site(out: Path, report: BuildReport, entries: list[site.CourseEntry],
+                 solutions: bool | None = None) -> None:
     atomic_write_text(out / "report.json", json.dumps(report.to_json(), indent=2))
-    site.render_site(out, report.to_json(), entries)  # Sphinx + MyST-NB: pages, index, Reproductions, Build report
+    site.render_site(out, report.to_json(), entries, solutions=solutions)  # Sphinx + MyST-NB: pages, index, Reproductions, Build report
 
 
 def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800, dirs=NOTEBOOK_DIRS,
-          progress: bool = True, seed: int | None = None) -> BuildReport:
+          progress: bool = True, seed: int | None = None, solutions: bool | None = None) -> BuildReport:
     """Execute every notebook, write ``out/index.html``, ``out/report.json`` and one HTML page per notebook.
 
     Parameters
@@ -845,6 +846,10 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
         Show a progress bar and one line per notebook on stderr.
     seed : int, optional
         Given to every kernel as ``AELAB_SEED`` (an integer >= 0); default: not set.
+    solutions : bool, optional
+        Publish the executed solutions (titled "Solution") beside the student labs; ``aelab build
+        --solutions``. Default: the environment variable ``AELAB_SITE_SOLUTIONS`` decides (see
+        :func:`aelab.tools.site.render_site`); without it the labs are published unexecuted.
 
     Returns
     -------
@@ -924,7 +929,7 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
             report.seconds = time.perf_counter() - start
             signals.finishing()
             reserve.unlink(missing_ok=True)  # its space is for the final index
-            _finish_or_say_full(out, report, entries)
+            _finish_or_say_full(out, report, entries, solutions)
     return report
 
 
@@ -952,10 +957,11 @@ def _run_one(path: Path, rel: str, root: Path, out: Path, *, quick: bool, timeou
         return NotebookResult(path=rel, status="failed", error=strip_ansi(f"its page could not be published ({why})"))
 
 
-def _finish_or_say_full(out: Path, report: BuildReport, entries: list[site.CourseEntry]) -> None:
+def _finish_or_say_full(out: Path, report: BuildReport, entries: list[site.CourseEntry],
+                        solutions: bool | None = None) -> None:
     """Write the final site files; on a full disk, mark the build stopped and write at least the index."""
     try:
-        _finish_site(out, report, entries)
+        _finish_site(out, report, entries, solutions)
         return
     except OSError as exc:
         if not _is_disk_full(exc):

@@ -1,12 +1,14 @@
 """The ``aelab`` command.
 
-``aelab build [--quick] [--root ROOT] [--out OUT] [--timeout SECONDS] [--dirs DIR ...] [--seed N]``
+``aelab build [--quick] [--root ROOT] [--out OUT] [--timeout SECONDS] [--dirs DIR ...] [--seed N] [--solutions]``
     Execute every notebook under lectures/ and solutions/ and write the HTML site,
     ``_build/index.html`` and ``_build/report.json``. Exit 1 naming each failing notebook and
     cell, when a claim failed, or when a full disk stopped the build (one line naming the
     folder); 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, after the kernel was shut down and
     the report written. ``--seed N`` gives every kernel ``AELAB_SEED=N`` (``scripts/seed_sweep.py``
     runs the quick build at several seeds and tabulates, per claim, the seeds it holds at).
+    ``--solutions`` publishes the executed solutions beside the student labs (the same as
+    ``AELAB_SITE_SOLUTIONS=1``); without it the labs are published unexecuted, as students get them.
 ``aelab release [--check] [--force] [NOTEBOOK ...]``
     Generate labs/ from solutions/ with nbgrader's preprocessors (``--check``: verify only); a lab
     edited since it was generated is only replaced with ``--force`` (a backup is kept).
@@ -101,7 +103,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
     root = Path(args.root)
     quick = args.quick or env_flag(QUICK_ENV)  # AELAB_QUICK=1 in the environment also selects quick mode
     out = Path(args.out) if args.out else root / "_build"
-    report = build(root, out, quick=quick, timeout=args.timeout, dirs=tuple(args.dirs), seed=args.seed)
+    report = build(root, out, quick=quick, timeout=args.timeout, dirs=tuple(args.dirs), seed=args.seed,
+                   solutions=True if args.solutions else None)  # None: AELAB_SITE_SOLUTIONS decides
     print(f"site: {out / 'index.html'}  report: {out / 'report.json'}")
     if report.stopped:
         print(f"aelab build: stopped by {report.stopped}: free space there or pass another --out, then build again; "
@@ -256,6 +259,9 @@ def make_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=seed_number, default=None,
                    help="give every kernel AELAB_SEED=N, to re-run the claims under another seed "
                         "(see scripts/seed_sweep.py)")
+    b.add_argument("--solutions", action="store_true",
+                   help="publish the executed solutions (titled 'Solution') beside the student labs, as "
+                        "AELAB_SITE_SOLUTIONS=1 does; by default the labs are published unexecuted")
     b.set_defaults(func=_cmd_build)
 
     c = sub.add_parser("check-site", help="open the built site offline in headless Chromium and check every page")
