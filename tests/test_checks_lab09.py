@@ -15,10 +15,12 @@ from aelab import checks
 from aelab.checks import CheckFailed, ExerciseNotDone
 
 
-def reject(check, *fns, match):
-    with pytest.raises(CheckFailed, match=match) as info:
-        check(*fns)
-    assert not isinstance(info.value, ExerciseNotDone)
+def reject(check, *fns, match, seeds=(0, 1, 2)):
+    """The check rejects ``fns`` with the hint ``match`` on each of ``seeds`` (the hint is not an accident of one input)."""
+    for seed in seeds:
+        with pytest.raises(CheckFailed, match=match) as info:
+            check(*fns, seed=seed)
+        assert not isinstance(info.value, ExerciseNotDone)
     return str(info.value)
 
 
