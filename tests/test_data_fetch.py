@@ -233,3 +233,27 @@ def test_a_download_interrupted_by_the_caller_stops_and_writes_nothing(offline, 
     assert not trickling.stopped.is_set()
     assert wait_for_no_download_workers(1.0), "the download thread kept running after Ctrl-C"
     assert list((offline / "MNIST" / "raw").iterdir()) == []
+
+
+def test_gunzip_exact_is_the_one_bounded_decompression(tmp_path):
+    """Downloads and Debian's Fashion-MNIST share it: exact size, bounded read, bad files named, stop honoured."""
+    import gzip
+
+    src, dst = tmp_path / "x.gz", tmp_path / "x"
+    src.write_bytes(gzip.compress(b"a" * 100))
+    _fetch._gunzip_exact(src, dst, 100)
+    assert dst.read_bytes() == b"a" * 100
+    with pytest.raises(_fetch._BadGzip, match="decompresses to 100 bytes, expected 101"):
+        _fetch._gunzip_exact(src, dst, 101)
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(bytes(5 << 20)))  # 5 MiB of zeros, for a 10-byte file
+    with pytest.raises(_fetch._BadGzip, match="more than 10 bytes"):
+        _fetch._gunzip_exact(bomb, dst, 10)
+    assert dst.stat().st_size <= 1 << 20  # stopped after one chunk, not expanded to the end
+    src.write_bytes(gzip.compress(b"a" * 100)[:-12])  # truncated
+    with pytest.raises(_fetch._BadGzip, match="could not be decompressed"):
+        _fetch._gunzip_exact(src, dst, 100)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(_fetch._Abandoned, match="stopped"):
+        _fetch._gunzip_exact(bomb, dst, 10, stop)

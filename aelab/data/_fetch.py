@@ -194,21 +194,51 @@ def _stream(url: str, out_path: Path, *, deadline_at: float, stop: threading.Eve
                 window_start, window_bytes = time.monotonic(), 0
 
 
-def _gunzip_into(src: Path, dst: Path, size: int, stop: threading.Event) -> None:
-    """Decompress ``src`` into ``dst``; ValueError unless it gives exactly ``size`` bytes."""
+class _BadGzip(ValueError):
+    """A ``.gz`` file could not be opened or decompressed, or gave another size than expected.
+
+    ``str(exc)`` says what happened without the file's name (``"could not be opened (…)"``,
+    ``"decompresses to 12 bytes, expected 16"``); callers name the file and the fix.
+    """
+
+
+def _gunzip_exact(src: Path, dst: str | Path, size: int, stop: threading.Event | None = None) -> None:
+    """Decompress ``src`` into ``dst`` in 1 MiB chunks, reading no further than one chunk past ``size`` bytes.
+
+    Used for torchvision's downloads (:func:`_fetch_all`) and Debian's Fashion-MNIST files
+    (:mod:`aelab.data.fashion_mnist`): a ``.gz`` that decompresses to more than its IDX file is
+    refused without being expanded to the end.
+
+    Raises
+    ------
+    _BadGzip
+        If ``src`` cannot be opened or read (a missing, truncated or corrupted file) or does not
+        give exactly ``size`` bytes.
+    _Abandoned
+        If ``stop`` is set between two chunks.
+    OSError
+        Writing ``dst`` failed (left to the caller: an unwritable data root is not a bad file).
+    """
+    try:
+        inp = gzip.open(src, "rb")
+    except OSError as exc:
+        raise _BadGzip(f"could not be opened ({exc})") from exc
     written = 0
-    with gzip.open(src, "rb") as inp, open(dst, "wb") as out:
+    with inp, open(dst, "wb") as out:
         while written <= size:
-            if stop.is_set():
+            if stop is not None and stop.is_set():
                 raise _Abandoned("was stopped")
-            chunk = inp.read(1 << 20)
+            try:
+                chunk = inp.read(1 << 20)
+            except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupted deflate data
+                raise _BadGzip(f"could not be decompressed ({exc})") from exc
             if not chunk:
                 break
             out.write(chunk)
             written += len(chunk)
     if written != size:
         amount = f"more than {size}" if written > size else str(written)
-        raise ValueError(f"{src.name} decompresses to {amount} bytes, expected {size}")
+        raise _BadGzip(f"decompresses to {amount} bytes, expected {size}")
 
 
 def _fetch_all(cls, staging: Path, deadline_at: float, stop: threading.Event) -> None:
@@ -225,10 +255,12 @@ def _fetch_all(cls, staging: Path, deadline_at: float, stop: threading.Event) ->
                 got = _stream(f"{mirror}{gz_name}", staging / gz_name, deadline_at=deadline_at, stop=stop)
                 if md5 and got != md5:
                     raise ValueError(f"{gz_name} from {mirror} has MD5 {got}, expected {md5}")
-                _gunzip_into(staging / gz_name, staging / raw_name, _RAW_FILES[raw_name], stop)
+                _gunzip_exact(staging / gz_name, staging / raw_name, _RAW_FILES[raw_name], stop)
                 break
             except _Abandoned:
                 raise
+            except _BadGzip as exc:  # the next mirror may do better
+                last = ValueError(f"{gz_name} from {mirror} {exc}")
             except (OSError, ValueError, EOFError, zlib.error) as exc:  # the next mirror may do better
                 last = exc
         else:

@@ -10,14 +10,13 @@ online, torchvision's mirrors are used through the bounded download of :mod:`ael
 from __future__ import annotations
 
 import functools
-import gzip
-import zlib
 from pathlib import Path
 
 import torch
 
 from ..files import atomic_write, clean_stale_temporaries
-from ._fetch import _download, _DownloadFailed, _require_writable, _unwritable, data_root, is_online
+from ._fetch import (_BadGzip, _download, _DownloadFailed, _gunzip_exact, _require_writable, _unwritable, data_root,
+                     is_online)
 from ._idx import _RAW_FILES, DataError, _check_raw_files, _check_split, _read_split
 
 __all__ = ["DEBIAN_FASHION_DIR", "FASHION_CLASSES", "load_fashion_mnist", "unpack_debian_fashion_mnist"]
@@ -96,27 +95,10 @@ def _gunzip(src: Path, size: int, tmp: str) -> None:
 
     Errors reading the source become DataError; errors writing ``tmp`` stay OSError.
     """
-    def bad(what: str) -> DataError:
-        return DataError(f"{src} {what}. Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.")
-
     try:
-        inp = gzip.open(src, "rb")
-    except OSError as exc:
-        raise bad(f"could not be opened ({exc})") from exc
-    written = 0
-    with inp, open(tmp, "wb") as out:
-        while written <= size:
-            try:
-                chunk = inp.read(1 << 20)
-            except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupted deflate data
-                raise bad(f"could not be decompressed ({exc})") from exc
-            if not chunk:
-                break
-            out.write(chunk)
-            written += len(chunk)
-    if written != size:
-        amount = f"more than {size}" if written > size else str(written)
-        raise bad(f"decompresses to {amount} bytes, expected {size}")
+        _gunzip_exact(src, tmp, size)
+    except _BadGzip as exc:
+        raise DataError(f"{src} {exc}. Fix: `sudo apt-get install --reinstall dataset-fashion-mnist`.") from exc
 
 
 def unpack_debian_fashion_mnist(raw: str | Path, source: str | Path | None = None) -> None:
