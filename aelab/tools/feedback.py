@@ -16,8 +16,9 @@ package ``django-static-mathjax``) with a configuration equivalent to nbconvert'
 ``\\(…\\)`` inline, ``$$…$$`` and ``\\[…\\]`` displayed, AMS equation numbers). SVG output draws
 glyphs from paths inside the script, so no font file is requested. The template folder keeps
 the name ``feedback``, so the formgrader's "generate feedback" button (which sets
-``HTMLExporter.template_name = 'feedback'`` itself) gets it too. Each feedback page grows by
-about 2.3 MB.
+``HTMLExporter.template_name = 'feedback'`` itself, on top of ``nbgrader_config.py``) should get
+it too (read in nbgrader 0.9.6's ``apps/api.py``; not tested). Each feedback page grows by about
+2.3 MB.
 
 Nothing here is imported by notebooks.
 """

@@ -21,6 +21,10 @@ Two things a student's JupyterLab must not do, and how they are fixed here:
   this environment reports) when the server *reads* a Python notebook, so the kernel's reply
   changes nothing. ``aelab jupyter`` (either mode) makes it the server's contents manager.
 
+The student setup is the default: ``scripts/setup.sh`` runs ``aelab jupyter --student --if-unset``
+(:func:`current_mode` tells whether a setup was chosen already, so an instructor's switch
+survives a re-run) and Binder's ``postBuild`` ``aelab jupyter --student``.
+
 Nothing here is imported by notebooks.
 """
 
