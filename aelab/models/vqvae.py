@@ -13,7 +13,7 @@ van den Oord, Vinyals & Kavukcuoglu (2017), "Neural Discrete Representation Lear
 
 Codes that no encoder output ever picks receive no gradient and stay *dead*. :class:`VectorQuantizer`
 offers the two common remedies as keywords: ``restart_dead=True`` replaces a code unused for
-``restart_every`` training steps by a random encoder output of the current batch (as
+``restart_every`` (5) training steps by a random encoder output of the current batch (as
 ``vector-quantize-pytorch``'s ``threshold_ema_dead_code``; Dhariwal et al. 2020, Jukebox, §2.3), and
 ``kmeans_init=True`` sets the codebook to k-means centroids of the first training batch's encoder outputs
 (Łańcucki et al. 2020). The default initialization, uniform in ``[−1/K, 1/K]``, is the one of the common
@@ -211,7 +211,7 @@ class VectorQuantizer(nn.Module):
     restart_dead : bool
         Restart unused codes (default False).
     restart_every : int
-        Training forwards between restarts (default 20).
+        Training forwards between restarts (default 5).
     kmeans_init : bool
         Initialize the codebook by k-means on the first training batch (default False).
 
@@ -228,7 +228,7 @@ class VectorQuantizer(nn.Module):
     """
 
     def __init__(self, num_codes: int, code_dim: int, *, beta: float = 0.25, restart_dead: bool = False,
-                 restart_every: int = 20, kmeans_init: bool = False):
+                 restart_every: int = 5, kmeans_init: bool = False):
         super().__init__()
         owner = type(self).__name__
         self.num_codes = _validation.integer(num_codes, f"{owner}: num_codes", minimum=1)
@@ -341,7 +341,7 @@ class VQVAE(Autoencoder):
     """
 
     def __init__(self, num_codes: int = 64, code_dim: int = 16, *, channels: tuple[int, int] = (16, 32),
-                 beta: float = 0.25, restart_dead: bool = False, restart_every: int = 20, kmeans_init: bool = False):
+                 beta: float = 0.25, restart_dead: bool = False, restart_every: int = 5, kmeans_init: bool = False):
         owner = type(self).__name__
         code_dim = _validation.integer(code_dim, f"{owner}: code_dim", minimum=1)
         if not isinstance(channels, (tuple, list)) or len(channels) != 2:
