@@ -14,7 +14,9 @@ What it measures, all in one process and as ratios taken within one run:
 2. the fraction of the machine's limit: fit's training FLOP/s over the peak of a 2048 × 2048
    float32 matrix product measured between the runs;
 3. the widgets' frame latency: decode one code and redraw the frame;
-4. with ``--build``, the course build time: ``aelab build --quick`` and each notebook in full mode.
+4. lectures 08–09's models (TopK SAE, masked autoencoder, VQ-VAE): training FLOP/s as a fraction of
+   the peak, and the MAE encoder's saving on visible patches, wall clock beside FLOPs (``modern.py``);
+5. with ``--build``, the course build time: ``aelab build --quick`` and each notebook in full mode.
 
 Run ``python -m benchmarks --help`` for the options.
 """
@@ -193,6 +195,17 @@ def format_table(report: dict) -> str:
             if t.get("other_processes_cpu") is not None:
                 lines.append(f"{'':<24} (other processes used {t['other_processes_cpu']:.0%} of the CPU meanwhile)")
             lines.append(f"{'':<24} {'(training MFLOP per image: %.2f; peak fp32 2048² matmul: %.0f GFLOP/s%s)' % (t['train_mflop_per_image'], t['peak_gflops'], ' per CPU-s' if cpu else '')}")
+    if report.get("modern"):
+        mod = report["modern"]
+        lines += ["", "Lectures 08-09's models: own training loops (Adam), best of the repeats (median % of peak in "
+                      "brackets)", f"{'model':<24} {'batch':>5} {'items/s':>9} {'MFLOP/item':>11} {'% of peak':>13}"]
+        for t in mod["throughput"]:
+            lines.append(f"{t['model']:<24} {t['batch_size']:>5} {t['items_per_s']:>9,.0f} "
+                         f"{t['train_mflop_per_item']:>11.2f} {t['fraction_of_peak']:>6.0%} "
+                         f"({t['median_fraction_of_peak']:.0%})")
+        e = mod["mae_encoder"]
+        lines.append(f"MAE encoder, all patches / the {1 - e['mask_ratio']:.0%} visible: FLOPs ×{e['flop_ratio']:.2f}, "
+                     f"wall clock ×{e['wall_ratio']:.2f} (median of {len(e['wall_runs'])})")
     if report["latency"]:
         lines += ["", "Widget frame latency (median of %d calls)" % report["latency"][0]["calls"],
                   f"{'model':<24} {'decode':>9} {'decode + draw':>14} {'p95':>8}"]
@@ -222,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are reported (default 3)")
     parser.add_argument("--models", nargs="+", default=None, help="throughput models (default: all)")
     parser.add_argument("--no-throughput", action="store_true", help="skip the training throughput part")
+    parser.add_argument("--no-modern", action="store_true", help="skip lectures 08-09's models (SAE, MAE, VQ-VAE)")
     parser.add_argument("--latency-calls", type=int, default=100, help="frames timed per model (0 skips)")
     parser.add_argument("--build", nargs="?", const="all", choices=["quick", "full", "all"], default=None,
                         help="also time `aelab build` (quick, full or both; takes minutes)")
@@ -241,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     log = (lambda s: print(s, file=sys.stderr, flush=True))
     report: dict = {"machine": machine_info(), "config": {k: (str(v) if isinstance(v, Path) else v)
                                                           for k, v in vars(args).items()},
-                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), "throughput": [], "latency": [], "build": []}
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), "throughput": [], "latency": [], "build": [], "modern": None}
     if report["machine"]["loadavg_start"] and report["machine"]["loadavg_start"] > report["machine"]["cores"]:
         log(f"note: load average {report['machine']['loadavg_start']} > {report['machine']['cores']} cores: other "
             "processes compete for the CPU; absolute numbers will be low (ratios are paired and suffer less)")
@@ -262,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
                 res = compare(name, factory, loss, setup.pop("images"), setup.pop("dataset"), n_images=args.images,
                               repeats=args.repeats, clock=clock, log=log, **setup)
             report["throughput"].append({**res.as_dict(), "other_processes_cpu": other.fraction})
+    if not args.no_modern:
+        from .modern import run_all
+
+        report["modern"] = run_all(repeats=args.repeats, clock=clock, log=log)
     if args.latency_calls > 0:
         from .latency import all_latencies
 

@@ -117,7 +117,7 @@ def test_targets_and_table():
 
 def test_main_writes_json(tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert run.main(["--no-throughput", "--latency-calls", "2", "--json", str(out)]) == 0
+    assert run.main(["--no-throughput", "--no-modern", "--latency-calls", "2", "--json", str(out)]) == 0
     data = json.loads(out.read_text())
     assert set(data) >= {"machine", "config", "throughput", "latency", "build", "targets"}
     assert len(data["latency"]) == len(latency.LATENCY_MODELS)
@@ -192,3 +192,27 @@ def test_conv_variants_include_the_whole_batch_before(fake_data):
                              variants=variants, peak_n=32).as_dict()
     assert [v["unchunked"] for v in res["variants"]] == [False, True]
     assert seen[-1].config.chunk_size is None and seen[-2].config.chunk_size == 4
+
+
+def test_modern_families_measure_and_print(tmp_path, capsys, monkeypatch):
+    from benchmarks import modern
+
+    res = modern.measure("mae_7x7_75", steps=1, repeats=1, peak_n=256)
+    assert res.items_per_s > 0 and res.train_mflop_per_item > 0 and 0 < res.fraction_of_peak
+    saving = modern.encoder_saving(batch=16, calls=1, repeats=1)
+    assert saving.flop_ratio == pytest.approx(4.0, rel=0.05)     # 16 patches vs the 4 visible at 75 %
+    assert saving.wall_ratio > 0
+    monkeypatch.setattr(modern, "run_all", lambda **kw: {"throughput": [res.as_dict()],
+                                                         "mae_encoder": saving.as_dict()})
+    out = tmp_path / "r.json"
+    assert run.main(["--no-throughput", "--latency-calls", "0", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["modern"]["mae_encoder"]["flop_ratio"] == pytest.approx(saving.flop_ratio)
+    assert "MAE encoder, all patches" in capsys.readouterr().out
+
+
+def test_every_modern_family_builds_and_counts_flops():
+    from benchmarks import modern
+
+    for name, factory in modern.FAMILIES.items():
+        model, data, loss_fn, batch = factory()
+        assert modern.step_flops(model, loss_fn, data[:8]) > 0, name
