@@ -60,7 +60,7 @@ from .objectives import (TOTAL, Denoising, KLWarmup, LossObjective, Objective, P
                          loss_objective, resolve_objective, split_parts)
 from .runtime import device_of, pick_device, seed_offset, seeded_rng
 
-__all__ = ["History", "TrainingDiverged", "FitArguments", "check_fit_arguments", "make_optimizer", "fit",
+__all__ = ["WHOLE_COPY_LIMIT", "History", "TrainingDiverged", "FitArguments", "check_fit_arguments", "make_optimizer", "fit",
            "evaluate", "evaluate_parts",
            # re-exported from aelab.runtime (its former home) and aelab.objectives
            "seeded_rng", "TOTAL", "Parts", "Objective", "as_parts", "LossObjective", "loss_objective", "Denoising",
@@ -410,12 +410,20 @@ def _data_hint(bad_rows: list[int], what: str, *, first_step: bool = False, obje
 
 
 # --------------------------------------------------------------------------- the loop's pieces
-class _Batches:
-    """One permuted copy of the data per epoch, in buffers allocated once, sliced into mini-batches.
+#: Data larger than this (bytes, inputs and targets together) is gathered batch by batch instead of being
+#: copied whole in each epoch's order: lecture 06's 72,711 × 2,000 float32 word counts (580 MB) would
+#: otherwise be held twice. Both ways give the same batches, bit for bit.
+WHOLE_COPY_LIMIT = 256 * 2**20
 
-    A fresh 188 MB tensor per epoch (full MNIST) costs page faults, ~4x the copy itself. The
-    permutation comes from a CPU generator, so it is identical on every device. Batches are views
-    of the buffers: the next epoch overwrites them.
+
+class _Batches:
+    """Mini-batches in a fresh random order each epoch.
+
+    Data up to :data:`WHOLE_COPY_LIMIT` bytes: one permuted copy per epoch, in buffers allocated once
+    (a fresh 188 MB tensor per epoch, full MNIST, costs page faults, ~4x the copy itself); batches are
+    views of the buffers, and the next epoch overwrites them. Larger data: each batch is gathered when it
+    is reached, so memory grows by one batch, not by the data set. The permutation comes from a CPU
+    generator, so it is identical on every device.
     """
 
     def __init__(self, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, seed: int):
@@ -425,18 +433,31 @@ class _Batches:
         self.starts = range(0, self.n, batch_size)
         self.sizes = torch.tensor([min(batch_size, self.n - i) for i in self.starts], dtype=torch.float64)
         self.generator = torch.Generator().manual_seed(seed)
-        self.x = torch.empty_like(inputs)
-        self.t = self.x if self.same else torch.empty_like(targets)
+        nbytes = inputs.element_size() * inputs.nelement()
+        if not self.same:
+            nbytes += targets.element_size() * targets.nelement()
+        self.whole = nbytes <= WHOLE_COPY_LIMIT
+        if self.whole:
+            self.x = torch.empty_like(inputs)
+            self.t = self.x if self.same else torch.empty_like(targets)
         self.perm = torch.arange(self.n)
 
-    def epoch(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Draw this epoch's order and return its mini-batches ``(inputs, targets)``."""
+    def epoch(self):
+        """Draw this epoch's order; return (or, for large data, yield) its mini-batches ``(inputs, targets)``."""
         self.perm = torch.randperm(self.n, generator=self.generator)
         perm = self.perm.to(self.inputs.device)
+        if not self.whole:
+            return self._gathered(perm)
         torch.index_select(self.inputs, 0, perm, out=self.x)
         if not self.same:
             torch.index_select(self.targets, 0, perm, out=self.t)
         return [(self.x[i:i + self.batch_size], self.t[i:i + self.batch_size]) for i in self.starts]
+
+    def _gathered(self, perm: torch.Tensor):
+        for i in self.starts:
+            rows = perm[i:i + self.batch_size]
+            x = torch.index_select(self.inputs, 0, rows)
+            yield x, (x if self.same else torch.index_select(self.targets, 0, rows))
 
     def rows(self, step: int) -> torch.Tensor:
         """The data rows of mini-batch ``step`` of the current epoch."""

@@ -710,3 +710,27 @@ def test_an_infinite_parameter_is_named_when_training_diverges(x):
 
     with pytest.raises(TrainingDiverged, match=r"infinite parameters: loss.keywords\['scale'\] = inf"):
         _fit(_model(), x, loss=functools.partial(scaled, scale=float("inf")))
+
+
+@pytest.mark.parametrize("targets", [False, True])
+def test_large_data_is_gathered_batch_by_batch_with_the_same_result(x, monkeypatch, targets):
+    # Above WHOLE_COPY_LIMIT, fit gathers each batch instead of copying the data set per epoch (lecture 06's
+    # 580 MB count matrix): the batches, hence the trained weights and the history, must be identical.
+    def run():
+        torch.manual_seed(0)
+        model = _model()
+        history = fit(model, (x, x.flip(0)) if targets else x, epochs=2, batch_size=64, seed=3)
+        return model, history
+
+    copies = []
+    real_empty_like = torch.empty_like
+    monkeypatch.setattr(torch, "empty_like", lambda t, *a, **k: copies.append(t.shape) or real_empty_like(t, *a, **k))
+    whole_model, whole_history = run()
+    assert [s for s in copies if s[0] == len(x)], "small data should be copied whole (the check sees copies)"
+    copies.clear()
+    monkeypatch.setattr(aelab.train, "WHOLE_COPY_LIMIT", 0)
+    gathered_model, gathered_history = run()
+    assert not [s for s in copies if s[0] == len(x)], "the whole data set was copied"
+    assert gathered_history.train_loss == whole_history.train_loss
+    for a, b in zip(whole_model.parameters(), gathered_model.parameters()):
+        assert torch.equal(a, b)
