@@ -115,12 +115,12 @@ def fingerprint(t: torch.Tensor | np.ndarray) -> str:
         if t.layout != torch.strided:
             raise TypeError(f"fingerprint: only dense tensors can be fingerprinted, got layout {t.layout}")
         h.update(f"{tuple(t.shape)}|{t.dtype}".encode())
-        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())   # a view: no copy of the data
     elif isinstance(t, np.ndarray):
         if t.dtype.hasobject:
             raise TypeError("fingerprint: an array of Python objects has no content hash")
         h.update(f"{t.shape}|{t.dtype.str}".encode())
-        h.update(np.ascontiguousarray(t).tobytes())
+        h.update(np.ascontiguousarray(t))   # hashed in place (a copy only if not contiguous)
     else:
         raise TypeError(f"fingerprint expects a torch.Tensor or numpy array, got {type(t).__name__}")
     return h.hexdigest()[:16]
