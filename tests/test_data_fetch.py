@@ -223,6 +223,8 @@ def test_a_download_interrupted_by_the_caller_stops_and_writes_nothing(offline, 
     """Ctrl-C while waiting: the worker sees the stop at its next chunk and leaves the data root alone."""
     monkeypatch.setattr(_fetch, "DOWNLOAD_MIN_RATE", 0.0)
     assert threading.current_thread() is threading.main_thread()
+    # a shell's background job (`pytest &`) inherits SIGINT ignored: restore Python's own Ctrl-C handler
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))  # a real Ctrl-C, soon
     timer.start()
     try:
@@ -230,6 +232,7 @@ def test_a_download_interrupted_by_the_caller_stops_and_writes_nothing(offline, 
             _fetch._download(MNIST, offline)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert not trickling.stopped.is_set()
     assert wait_for_no_download_workers(1.0), "the download thread kept running after Ctrl-C"
     assert list((offline / "MNIST" / "raw").iterdir()) == []
