@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from .. import _validation
+from ._steps import optimize_steps, random_rows
 from .base import Autoencoder
 
 __all__ = ["patchify", "unpatchify", "random_masking", "masked_patch_loss", "sincos_position_embedding",
@@ -517,15 +518,8 @@ def fit_mae(model: MaskedAutoencoder, images: torch.Tensor, *, steps: int = 1000
     schedule = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
     model.train()
-    history = []
-    for _ in range(steps):
-        idx = torch.randint(0, len(images), (batch_size,), generator=g, device=images.device)
-        loss, _, _ = model.forward_loss(images[idx], mask_ratio, generator=g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        schedule.step()
-        history.append(loss.item())
+    history = optimize_steps(lambda idx: model.forward_loss(images[idx], mask_ratio, generator=g)[0],
+                             random_rows(len(images), batch_size, steps, g, images.device), opt, schedule=schedule)
     model.eval()
     return history
 

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .. import _validation
+from ._steps import optimize_steps, random_rows
 from .base import Autoencoder
 from .layers import check_size, resolve_input_shape
 
@@ -208,13 +209,5 @@ def fit_sae(model: SparseAutoencoder, x: torch.Tensor, *, l1: float = 0.0, steps
     lr = _validation.real(lr, "lr", low=0.0, low_open=True)
     g = torch.Generator().manual_seed(_validation.seed(seed))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for _ in range(steps):
-        idx = torch.randint(0, len(x), (batch_size,), generator=g)
-        loss = sae_loss(model, x[idx], l1)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        model.normalize_decoder()
-        history.append(loss.item())
-    return history
+    return optimize_steps(lambda idx: sae_loss(model, x[idx], l1), random_rows(len(x), batch_size, steps, g), opt,
+                          after_step=model.normalize_decoder)

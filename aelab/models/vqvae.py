@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validation
+from ._steps import optimize_steps
 from .base import Autoencoder
 
 __all__ = ["vector_quantize", "vq_losses", "VectorQuantizer", "VQVAE", "CodePrior", "code_marginals",
@@ -710,13 +711,7 @@ def fit_prior(prior: CodePrior, indices: torch.Tensor, *, steps: int = 500, batc
     opt = torch.optim.Adam(prior.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * s / steps)))
     prior.train()
-    history = []
-    for idx in _batches(steps, batch_size, len(indices), g, indices.device):
-        loss = prior.nll(indices[idx]).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        schedule.step()
-        history.append(loss.item())
+    history = optimize_steps(lambda idx: prior.nll(indices[idx]).mean(),
+                             _batches(steps, batch_size, len(indices), g, indices.device), opt, schedule=schedule)
     prior.eval()
     return history
