@@ -7,7 +7,9 @@ function                               what it measures                         
 :func:`principal_angles`               angles between two subspaces, **degrees**, ascending        01, 03, lab 01
 :func:`cosine_neighbors`               each query's k most cosine-similar database rows            02, 06
 :func:`precision_at_k`                 fraction of those neighbors with the query's label          02, lab 02, 06
-:func:`retrieval_precision`            precision and recall at several depths (incl. sparse)       06, lab 06
+:func:`retrieval_precision`            precision and recall at several depths (incl. sparse);      06, lab 06
+                                       ties at the cut in topk's order or their expected value
+:func:`retrieval_precision_per_query`  each query's precision@k, and whether its k-th is tied      06
 :func:`nearest_distance`               Euclidean distance to the nearest training image            02, 06, 07
 :func:`different_label_pairs`,         random pairs of images with different / the same label      02, 07, lab 02
 :func:`same_label_pairs`
@@ -20,6 +22,7 @@ function                               what it measures                         
 :func:`dead_latents`,                  latents never active on a set                               08
 :func:`dead_fraction`
 :func:`mean_max_cosine_similarity`     MMCS: recovery of true dictionary directions                08
+:func:`loss_recovered`                 fraction of the downstream loss an SAE splice recovers      08
 :func:`codebook_perplexity`,           a VQ codebook's usage: exp(entropy), codes never used       09
 :func:`dead_codes`
 =====================================  ==========================================================  ============
@@ -60,10 +63,10 @@ import torch
 from . import _validation as check
 
 __all__ = ["MAX_BLOCK_ENTRIES", "psnr", "principal_angles", "cosine_neighbors", "precision_at_k",
-           "retrieval_precision", "nearest_distance", "different_label_pairs", "same_label_pairs",
+           "retrieval_precision", "retrieval_precision_per_query", "TIE_RULES", "nearest_distance", "different_label_pairs", "same_label_pairs",
            "decoded_line", "path_distances", "hole_ratio", "hole_ratio_null", "paired_difference",
            "paired_interval",
-           "l0", "explained_variance", "dead_latents", "dead_fraction", "mean_max_cosine_similarity",
+           "l0", "explained_variance", "dead_latents", "dead_fraction", "mean_max_cosine_similarity", "loss_recovered",
            "codebook_perplexity", "dead_codes"]
 
 #: Largest number of similarities or distances held at once by the blocked functions (float32: 64 MiB).
@@ -354,42 +357,12 @@ def _unit_matrix(X, name: str):
     return _unit_rows(X, name).cpu()
 
 
-def retrieval_precision(query, database, query_labels: torch.Tensor, database_labels: torch.Tensor,
-                        ks, *, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Precision and recall after retrieving each query's ``k`` most cosine-similar database rows.
+#: How :func:`retrieval_precision` and :func:`retrieval_precision_per_query` order equal similarities.
+TIE_RULES = ("arbitrary", "expected")
 
-    For each query the database is ranked by cosine similarity; a retrieved row is *relevant* if it
-    has the query's label. Precision@k = relevant among the top k / k; recall@k = relevant among the
-    top k / all relevant rows in the database. Both are averaged over the queries (queries with no
-    relevant row count as recall 0). With ``ks`` spread over the fractions of the database retrieved
-    this gives Hinton & Salakhutdinov's (2006) Fig. 4 and Salakhutdinov & Hinton's (2009)
-    precision-recall curves (lecture and lab 06); ``ks=[10]`` gives :func:`precision_at_k`'s number.
 
-    Parameters
-    ----------
-    query, database : torch.Tensor, ndarray or scipy sparse matrix
-        ``(Q, D)`` and ``(M, D)``; no row of length 0. Sparse TF-IDF rows (from
-        :func:`aelab.baselines.tfidf_lsa`) stay sparse until each block's similarities.
-    query_labels, database_labels : torch.Tensor
-        Integer (>= 0), ``(Q,)`` and ``(M,)``.
-    ks : sequence of int
-        Retrieval depths, each in ``[1, M]``.
-    block : int, optional
-        Queries per block (default: about :data:`MAX_BLOCK_ENTRIES` similarities at once).
-
-    Returns
-    -------
-    precision, recall : np.ndarray
-        float64, ``(len(ks),)`` each, in [0, 1].
-
-    Raises
-    ------
-    TypeError
-        On non-matrix inputs, one sparse and one dense input, non-integer labels or ``block``.
-    ValueError
-        On different row sizes, a row of length 0, labels that are not one per row or negative, a
-        ``k`` out of range, or ``block < 1``.
-    """
+def _prepare_retrieval(query, database, query_labels, database_labels):
+    """Unit rows (dense tensors or CSR), checked labels on the CPU, and the transposed database."""
     import scipy.sparse as sp
 
     if isinstance(query, np.ndarray):
@@ -402,29 +375,159 @@ def retrieval_precision(query, database, query_labels: torch.Tensor, database_la
                         f"{type(query).__name__} and {type(database).__name__}")
     if q.shape[1] != db.shape[1]:
         raise ValueError(f"query rows have {q.shape[1]} numbers but database rows have {db.shape[1]}")
-    n_q, m = q.shape[0], db.shape[0]
-    _labels(query_labels, n_q, "query_labels", "query")
-    _labels(database_labels, m, "database_labels", "database")
-    ks = np.asarray(ks)
-    if ks.ndim != 1 or len(ks) == 0 or not np.issubdtype(ks.dtype, np.integer) or ks.min() < 1 or ks.max() > m:
-        raise ValueError(f"ks must be a non-empty sequence of integers in [1, M] = [1, {m}], got {ks.tolist()}")
+    _labels(query_labels, q.shape[0], "query_labels", "query")
+    _labels(database_labels, db.shape[0], "database_labels", "database")
     qy, dby = query_labels.cpu(), database_labels.cpu()
     if min(qy.min(), dby.min()) < 0:
         raise ValueError("labels must be >= 0 (category indices), got a negative label")
-    block = _block(block, m)
-    relevant_total = torch.bincount(dby, minlength=int(max(qy.max(), dby.max())) + 1)[qy].double()   # (Q,)
-    kmax, idx = int(ks.max()), torch.as_tensor(ks - 1)
-    hits = torch.zeros(len(ks), dtype=torch.float64)
-    recall = torch.zeros(len(ks), dtype=torch.float64)
     db_t = db.T.tocsr() if sp.issparse(db) else db.T
-    for start in range(0, n_q, block):
+    return q, db_t, qy, dby
+
+
+def _similarity_blocks(q, db_t, block: int):
+    """Yield ``(start, (b, M) cosine similarities)`` a block of queries at a time (dense float32)."""
+    import scipy.sparse as sp
+
+    for start in range(0, q.shape[0], block):
         qb = q[start:start + block]
-        sim = torch.from_numpy((qb @ db_t).toarray()) if sp.issparse(qb) else qb @ db_t      # (b, M) cosines
-        order = sim.topk(kmax, dim=1).indices if kmax < m else sim.argsort(dim=1, descending=True)
-        found = (dby[order] == qy[start:start + block, None]).double().cumsum(1)[:, idx]   # (b, len(ks))
-        hits += found.sum(0)
-        recall += (found / relevant_total[start:start + block, None].clamp(min=1)).sum(0)
-    return (hits / n_q / torch.as_tensor(ks, dtype=torch.float64)).numpy(), (recall / n_q).numpy()
+        yield start, (torch.from_numpy((qb @ db_t).toarray()) if sp.issparse(qb) else qb @ db_t)
+
+
+def _retrieved_relevant(sim: torch.Tensor, same: torch.Tensor, ks: np.ndarray, ties: str, tol: float):
+    """Relevant rows among each query's top ``k``, ``(b, len(ks))`` float64, and whether the k-th place is tied.
+
+    ``ties="arbitrary"``: the top k of ``torch.topk`` (equal similarities in whatever order it returns).
+    ``ties="expected"``: the expected count when equal similarities (within ``tol``) are ordered at
+    random — the rows strictly above the k-th similarity count fully; the tied group at the cut
+    contributes its fraction of relevant rows times the places left: ``h_> + (k − n_>) · h_= / n_=``.
+    """
+    m, kmax = sim.shape[1], int(ks.max())
+    top = sim.topk(kmax, dim=1) if kmax < m else sim.sort(dim=1, descending=True)
+    found = torch.empty(len(sim), len(ks), dtype=torch.float64)
+    tied = torch.empty(len(sim), len(ks), dtype=torch.bool)
+    if ties == "arbitrary":
+        hits = same.gather(1, top.indices).double().cumsum(1)                            # (b, kmax)
+    for j, k in enumerate(ks.tolist()):
+        cut = top.values[:, k - 1:k]                                                     # (b, 1) k-th similarity
+        tie = (sim - cut).abs() <= tol
+        n_tie = tie.sum(1)
+        tied[:, j] = n_tie > 1
+        if ties == "arbitrary":
+            found[:, j] = hits[:, k - 1]
+        else:
+            above = sim > cut + tol
+            n_above = above.sum(1).double()
+            found[:, j] = ((above & same).sum(1).double()
+                           + (k - n_above) * (tie & same).sum(1).double() / n_tie.double())
+    return found, tied
+
+
+def retrieval_precision(query, database, query_labels: torch.Tensor, database_labels: torch.Tensor,
+                        ks, *, block: int | None = None, ties: str = "arbitrary",
+                        tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall after retrieving each query's ``k`` most cosine-similar database rows.
+
+    For each query the database is ranked by cosine similarity; a retrieved row is *relevant* if it
+    has the query's label. Precision@k = relevant among the top k / k; recall@k = relevant among the
+    top k / all relevant rows in the database. Both are averaged over the queries (queries with no
+    relevant row count as recall 0). With ``ks`` spread over the fractions of the database retrieved
+    this gives Hinton & Salakhutdinov's (2006) Fig. 4 and Salakhutdinov & Hinton's (2009)
+    precision-recall curves (lecture and lab 06); ``ks=[10]`` gives :func:`precision_at_k`'s number.
+
+    **Ties.** Short documents often have *exactly* equal similarities (duplicate bags of words), and
+    then which of the tied rows land in the top k is arbitrary. ``ties="arbitrary"`` keeps
+    ``torch.topk``'s order (no guarantee which); ``ties="expected"`` reports the expected value when
+    tied rows (similarities within ``tol`` of the k-th one) are ordered at random: rows strictly above
+    the k-th similarity count fully, and the tied group at the cut contributes ``(k − n_above) ×``
+    its fraction of relevant rows. That value does not depend on the storage order of the database.
+
+    Parameters
+    ----------
+    query, database : torch.Tensor, ndarray or scipy sparse matrix
+        ``(Q, D)`` and ``(M, D)``; no row of length 0. Sparse TF-IDF rows (from
+        :func:`aelab.baselines.tfidf_lsa`) stay sparse until each block's similarities.
+    query_labels, database_labels : torch.Tensor
+        Integer (>= 0), ``(Q,)`` and ``(M,)``.
+    ks : sequence of int
+        Retrieval depths, each in ``[1, M]``.
+    block : int, optional
+        Queries per block (default: about :data:`MAX_BLOCK_ENTRIES` similarities at once).
+    ties : {"arbitrary", "expected"}
+        How equal similarities at the k-th place are ordered (above).
+    tol : float
+        Similarities within ``tol`` (>= 0) of the k-th one count as tied with it (``ties="expected"``).
+
+    Returns
+    -------
+    precision, recall : np.ndarray
+        float64, ``(len(ks),)`` each, in [0, 1].
+
+    Raises
+    ------
+    TypeError
+        On non-matrix inputs, one sparse and one dense input, non-integer labels or ``block``.
+    ValueError
+        On different row sizes, a row of length 0, labels that are not one per row or negative, a
+        ``k`` out of range, ``block < 1``, an unknown ``ties`` or a negative ``tol``.
+    """
+    found, _, relevant_total = _retrieval_counts(query, database, query_labels, database_labels, ks,
+                                                 block=block, ties=ties, tol=tol)
+    ks_t = torch.as_tensor(np.asarray(ks), dtype=torch.float64)
+    precision = (found / ks_t).mean(0)
+    recall = (found / relevant_total[:, None].clamp(min=1)).mean(0)
+    return precision.numpy(), recall.numpy()
+
+
+def retrieval_precision_per_query(query, database, query_labels: torch.Tensor, database_labels: torch.Tensor,
+                                  k: int = 10, *, block: int | None = None, ties: str = "expected",
+                                  tol: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each query's precision@k, and whether its k-th place is a tie (for paired comparisons, lecture 06).
+
+    The per-query numbers whose mean is :func:`retrieval_precision`'s precision at ``ks=[k]`` (same
+    ``ties`` rule and ``tol``; the default here is ``"expected"``, the order-independent value).
+
+    Parameters
+    ----------
+    query, database, query_labels, database_labels, block, ties, tol
+        As :func:`retrieval_precision`.
+    k : int
+        Retrieval depth in ``[1, M]``.
+
+    Returns
+    -------
+    precision : torch.Tensor
+        float64, ``(Q,)``, in [0, 1].
+    tied : torch.Tensor
+        bool, ``(Q,)``: more than one database row has (within ``tol``) the k-th similarity.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`retrieval_precision`.
+    """
+    k = check.integer(k, "k", minimum=1)
+    found, tied, _ = _retrieval_counts(query, database, query_labels, database_labels, [k],
+                                       block=block, ties=ties, tol=tol)
+    return found[:, 0] / k, tied[:, 0]
+
+
+def _retrieval_counts(query, database, query_labels, database_labels, ks, *, block, ties, tol):
+    """``(Q, len(ks))`` relevant retrieved (float64), ``(Q, len(ks))`` tied flags, ``(Q,)`` relevant in total."""
+    ties = check.choice(ties, "ties", TIE_RULES)
+    tol = check.real(tol, "tol", low=0.0)
+    q, db_t, qy, dby = _prepare_retrieval(query, database, query_labels, database_labels)
+    m = db_t.shape[1]
+    ks = np.asarray(ks)
+    if ks.ndim != 1 or len(ks) == 0 or not np.issubdtype(ks.dtype, np.integer) or ks.min() < 1 or ks.max() > m:
+        raise ValueError(f"ks must be a non-empty sequence of integers in [1, M] = [1, {m}], got {ks.tolist()}")
+    relevant_total = torch.bincount(dby, minlength=int(max(qy.max(), dby.max())) + 1)[qy].double()   # (Q,)
+    found, tied = [], []
+    for start, sim in _similarity_blocks(q, db_t, _block(block, m)):
+        same = dby[None, :] == qy[start:start + len(sim), None]                          # (b, M) relevant
+        f, t = _retrieved_relevant(sim, same, ks, ties, tol)
+        found.append(f)
+        tied.append(t)
+    return torch.cat(found), torch.cat(tied), relevant_total
 
 
 def nearest_distance(images: torch.Tensor, data: torch.Tensor, *, block: int | None = None) -> torch.Tensor:
@@ -967,6 +1070,53 @@ def mean_max_cosine_similarity(learned: torch.Tensor, true: torch.Tensor, *, abs
     if absolute:
         cos = cos.abs()
     return cos.max(1).values.mean().clamp(-1.0, 1.0).item()
+
+
+def loss_recovered(clean, spliced, ablated) -> float:
+    """Fraction of the downstream loss an SAE's reconstruction recovers: ``(L_abl − L_sae) / (L_abl − L_clean)``.
+
+    Splice the sparse autoencoder's reconstruction ``x̂`` into the network in place of the layer's
+    activations ``x`` and measure the network's loss (e.g. its test cross-entropy) three ways: with the
+    original activations (``clean``), with ``x̂`` (``spliced``) and with the layer *ablated* — replaced by
+    zeros or by its mean activation (``ablated``). Then
+
+        ``loss recovered = (L_ablated − L_spliced) / (L_ablated − L_clean)``.
+
+    1: the reconstruction serves the network as well as the original activations; 0: no better than
+    ablating the layer; negative: worse than ablating it; above 1: the splice lowers the loss below the
+    clean network's. Bricken et al. (2023, "Towards Monosemanticity") report this fraction of the
+    layer's loss reduction with zero ablation as the 0 point, and SAELens' ``metrics/ce_loss_score`` is
+    the same ratio of cross-entropies; a mean ablation (every input gets the layer's average
+    activation) is a stricter 0 point. Gao et al. (2024) report the downstream loss itself. Which
+    ablation is the 0 point changes the number: state it. Lecture 08.
+
+    Parameters
+    ----------
+    clean, spliced, ablated : float
+        The same loss of the same network on the same inputs (any units: nats, bits, squared error),
+        with the original activations, with the SAE's reconstruction spliced in, and with the layer
+        ablated. Python or NumPy numbers, 0-d arrays or one-element tensors.
+
+    Returns
+    -------
+    float
+        Dimensionless; 1 for a perfect splice, 0 for one as bad as the ablation.
+
+    Raises
+    ------
+    TypeError
+        If a loss is not a real number (``bool`` included).
+    ValueError
+        If a loss is NaN or infinite, or ``ablated <= clean``: the ratio is undefined when ablating the
+        layer costs nothing (``ablated == clean``) and meaningless when it lowers the loss.
+    """
+    clean = check.real(clean, "loss_recovered: clean")
+    spliced = check.real(spliced, "loss_recovered: spliced")
+    ablated = check.real(ablated, "loss_recovered: ablated")
+    if not ablated > clean:
+        raise ValueError(f"loss_recovered needs the ablated loss above the clean one (ablating the layer must "
+                         f"cost something), got ablated {ablated:g} <= clean {clean:g}: the ratio is undefined")
+    return (ablated - spliced) / (ablated - clean)
 
 
 # --------------------------------------------------------------------------- vector quantization (lecture 09)

@@ -23,7 +23,7 @@ __all__ = ["mirrored_autoencoder", "squared_error_per_image", "precision_at_k", 
 #: The package's own answers to exercises 3, 4 and 5 (lecture 02 uses them; docs/architecture.md, "Lab
 #: checks"): they raise while the student's function runs, under their names in ``aelab.metrics`` and
 #: ``aelab.baselines``.
-_PRECISION_SHORTCUTS = ("precision_at_k", "cosine_neighbors", "retrieval_precision")
+_PRECISION_SHORTCUTS = ("precision_at_k", "cosine_neighbors", "retrieval_precision", "retrieval_precision_per_query")
 _LINE_SHORTCUTS = ("decoded_line",)
 _DISTANCE_SHORTCUTS = ("nearest_distance", "path_distances")
 
