@@ -397,3 +397,52 @@ def test_paired_interval_rejects_bad_level():
         metrics.paired_interval([1.0, 2.0], [0.0, 0.0], level=1.0)
     with pytest.raises(TypeError):
         metrics.paired_interval([1.0, 2.0], [0.0, 0.0], level="0.95")
+
+
+# --------------------------------------------------------------------------- loss recovered (lecture 08)
+
+class TestLossRecovered:
+    def test_exact_values_of_the_definition(self):
+        assert metrics.loss_recovered(0.1, 0.1, 2.3) == 1.0                       # the splice is perfect
+        assert metrics.loss_recovered(0.1, 2.3, 2.3) == 0.0                       # as bad as the ablation
+        assert metrics.loss_recovered(1.0, 1.5, 3.0) == pytest.approx(0.75)       # (3 - 1.5) / (3 - 1)
+        assert metrics.loss_recovered(1.0, 4.0, 3.0) == pytest.approx(-0.5)       # worse than ablating
+        assert metrics.loss_recovered(1.0, 0.5, 3.0) == pytest.approx(1.25)       # better than clean
+        assert metrics.loss_recovered(-2.0, -1.0, 0.0) == pytest.approx(0.5)      # log-likelihood-style losses
+
+    def test_does_not_depend_on_units_or_offset(self):
+        a = metrics.loss_recovered(0.2, 0.5, 2.0)
+        assert metrics.loss_recovered(0.2 / math.log(2), 0.5 / math.log(2), 2.0 / math.log(2)) == pytest.approx(a)
+        assert metrics.loss_recovered(10.2, 10.5, 12.0) == pytest.approx(a)
+
+    def test_matches_cross_entropies_of_a_spliced_linear_readout(self):
+        g = torch.Generator().manual_seed(0)
+        h = torch.randn(200, 8, generator=g).relu()
+        w = torch.randn(8, 3, generator=g)
+        y = (h @ w).argmax(1)
+        ce = lambda act: torch.nn.functional.cross_entropy(act @ w, y).item()    # noqa: E731
+        clean, ablated = ce(h), ce(torch.zeros_like(h))
+        assert metrics.loss_recovered(clean, ce(h), ablated) == 1.0
+        assert metrics.loss_recovered(clean, ce(torch.zeros_like(h)), ablated) == 0.0
+        noisy = ce(h + 0.3 * torch.randn(h.shape, generator=g))
+        assert 0 < metrics.loss_recovered(clean, noisy, ablated) < 1
+
+    def test_accepts_numpy_scalars_and_one_element_tensors(self):
+        out = metrics.loss_recovered(np.float32(1.0), torch.tensor(1.5), np.array(3.0))
+        assert isinstance(out, float) and out == pytest.approx(0.75)
+
+    @pytest.mark.parametrize("clean, ablated", [(1.0, 1.0), (2.0, 1.0)])
+    def test_ablation_that_costs_nothing_or_helps_is_an_error(self, clean, ablated):
+        with pytest.raises(ValueError, match="ablated loss above the clean"):
+            metrics.loss_recovered(clean, 1.5, ablated)
+
+    @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+    def test_non_finite_losses_are_errors(self, bad):
+        for args in ((bad, 1.0, 2.0), (0.0, bad, 2.0), (0.0, 1.0, bad)):
+            with pytest.raises(ValueError, match="loss_recovered"):
+                metrics.loss_recovered(*args)
+
+    @pytest.mark.parametrize("bad", ["1.0", None, True, torch.tensor([1.0, 2.0]), [1.0]])
+    def test_non_numbers_are_type_errors(self, bad):
+        with pytest.raises(TypeError, match="loss_recovered: spliced"):
+            metrics.loss_recovered(0.0, bad, 2.0)
