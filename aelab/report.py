@@ -133,7 +133,7 @@ def claim(condition: bool, text: str, *, needs_full: bool = False, detail: str =
 
 
 def record(name: str, value: float, *, paper: float | None = None, unit: str = "", note: str = "",
-           source: str = "") -> float:
+           source: str = "", bound: bool = False) -> float:
     """Put a key number into the build report (and return it).
 
     Parameters
@@ -151,6 +151,10 @@ def record(name: str, value: float, *, paper: float | None = None, unit: str = "
     source : str
         Where ``paper`` comes from (e.g. ``"Hinton & Salakhutdinov, Science 2006, Fig. 2"``), shown
         on the site's Reproductions page (every notebook gives it with ``paper``: a project test checks).
+    bound : bool
+        True when ``value`` is a *bound* on the quantity its name and unit describe rather than an
+        estimate of it: a negative ELBO or an importance-weighted (IWAE) estimate of ``−log p(x)``,
+        both upper bounds in expectation. The Reproductions page prints "bound" or "estimate" from it.
 
     Raises
     ------
@@ -158,7 +162,7 @@ def record(name: str, value: float, *, paper: float | None = None, unit: str = "
         If ``name`` is empty, or ``value`` or ``paper`` is NaN or infinite.
     TypeError
         If ``value`` or ``paper`` is not a number (NumPy scalars and one-element tensors are
-        numbers; ``bool`` is not), or ``unit``, ``note`` or ``source`` is not a string.
+        numbers; ``bool`` is not), ``unit``, ``note`` or ``source`` is not a string, or ``bound`` is not a bool.
     """
     if not name or not isinstance(name, str):
         raise ValueError("record() needs a non-empty string name")
@@ -168,8 +172,10 @@ def record(name: str, value: float, *, paper: float | None = None, unit: str = "
     for label, text in (("unit", unit), ("note", note), ("source", source)):
         if not isinstance(text, str):
             raise TypeError(f"record({name!r}): {label} must be a string, got {type(text).__name__}")
+    if not isinstance(bound, bool):
+        raise TypeError(f"record({name!r}): bound must be True or False, got {type(bound).__name__}")
     entry = {"kind": "record", "name": name, "value": value, "paper": paper, "unit": unit, "note": note,
-             "source": source}
+             "source": source, "bound": bound}
     RECORDS.append(entry)
     _write_entry(entry)
     return value

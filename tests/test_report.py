@@ -72,7 +72,7 @@ def test_claims_and_records_go_to_the_report_file(monkeypatch, tmp_path):
     assert [e["status"] for e in entries[:3]] == ["held", "skipped", "failed"]
     assert entries[3] == {"kind": "record", "name": "deep_ae_test_sse", "value": 3.5, "paper": 3.0,
                           "unit": "squared error per image", "note": "4,000 training images",
-                          "source": "Hinton & Salakhutdinov 2006, Fig. 2"}
+                          "source": "Hinton & Salakhutdinov 2006, Fig. 2", "bound": False}
     assert report.RECORDS == [entries[3]]
 
 
@@ -100,6 +100,21 @@ def test_record_rejects_bad_name(name):
 
 def test_record_accepts_a_scalar_tensor():
     assert aelab.record("t", torch.tensor(2.5)) == 2.5
+
+
+def test_record_says_bound_or_estimate_and_the_site_prints_what_it_said():
+    from aelab.tools.site_pages import bound_or_estimate
+
+    aelab.record("neg_elbo", 90.0, unit="nats per image", bound=True)
+    assert report.RECORDS[-1]["bound"] is True
+    assert bound_or_estimate(report.RECORDS[-1]) == "bound"
+    # wording is not evidence: a note that mentions a bound does not make the number one, and back
+    aelab.record("prior_bits", 140.0, unit="bits", note="below the bound of 294 bits (an ELBO would be higher)")
+    assert report.RECORDS[-1]["bound"] is False
+    assert bound_or_estimate(report.RECORDS[-1]) == "estimate"
+    assert bound_or_estimate({"name": "iwae_nll", "note": "IWAE lower bound"}) == "estimate"   # old entries
+    with pytest.raises(TypeError, match="bound must be True or False"):
+        aelab.record("x", 1.0, bound="yes")
 
 
 

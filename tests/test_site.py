@@ -103,7 +103,7 @@ def test_reproductions_rows_have_source_figure_protocol_and_kind_without_interna
            "source": "Hinton & Salakhutdinov, Science 2006, Fig. 2",
            "note": "7 epochs (measured when issue 12 was written). See REFERENCES.md. Test split."}
     bound = {"kind": "record", "name": "iwae_k50", "value": -95.0, "paper": None, "unit": "nats",
-             "note": "importance-weighted bound, K = 50"}
+             "note": "importance-weighted, K = 50", "bound": True}
     report = {"quick": False, "notebooks": [{"path": "lectures/02_x.ipynb", "records": [rec, bound]}]}
     page = site_pages.reproductions_page(report, [])
     row = next(ln for ln in page.splitlines() if "mnist_deep_ae" in ln)
