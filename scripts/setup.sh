@@ -10,8 +10,19 @@ PYTHON=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
-"${pip[@]}" -r requirements.lock
-"${pip[@]}" --no-deps -e .  # every dependency came from the lock
+# uv installs the lock (about 225 packages, several GB with torch's CUDA libraries) in under 2 minutes where
+# pip takes 10 or more (measured on a fresh clone: 100 s vs 721 s). Same lock, same versions; pip is the
+# fallback where uv cannot be installed or fails (or AELAB_NO_UV=1). uv reads the system's certificates.
+UV_VERSION=0.13.9
+uv=(.venv/bin/uv pip install --quiet --python .venv/bin/python --system-certs)
+if [ "${AELAB_NO_UV:-0}" != 1 ] && { [ -x .venv/bin/uv ] || "${pip[@]}" "uv==$UV_VERSION"; } \
+    && "${uv[@]}" -r requirements.lock; then
+  "${uv[@]}" --no-deps -e .  # every dependency came from the lock
+else
+  echo "note: installing with pip (slower)" >&2
+  "${pip[@]}" -r requirements.lock
+  "${pip[@]}" --no-deps -e .  # every dependency came from the lock
+fi
 
 # Debian packages: full Fashion-MNIST (lectures 04, 06), WordNet 3.0 (lecture 06's glosses) and headless
 # Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never downloads a browser).
