@@ -1,13 +1,13 @@
 """``aelab build``: execute the course's notebooks and publish them as a static HTML site.
 
 Every notebook under ``lectures/`` and ``solutions/`` is executed with nbclient (a fresh kernel
-each) and rendered into ``_build/`` by :mod:`aelab.tools.site` (pages that need no network:
-MathJax from the site, widgets as static snapshots, previous/next links). ``_build/index.html``
-(the Jinja2 template ``templates/index.html.j2``) is the course map followed by the build report:
-status, run time, the kernel's peak memory and CPU time, and the claims each notebook checked
-(held / failed / skipped). ``_build/reproductions.html`` lists the numbers recorded with
-``aelab.record`` beside the papers' values, with source and protocol; ``_build/report.json``
-holds all of it.
+each), then the executed notebooks are published as one Sphinx + MyST-NB site in ``_build/`` by
+:mod:`aelab.tools.site` (pages that need no network: MathJax from the site, widgets as static
+snapshots; the index, Reproductions and Build report pages from :mod:`aelab.tools.site_pages`).
+``_build/report.json`` holds every result: status, run time, the kernel's peak memory and CPU time,
+the claims each notebook checked (held / failed / skipped) and the numbers it recorded. While the
+build runs, and if a full disk stops it, ``_build/index.html`` is a plain page from the Jinja2
+template ``templates/index.html.j2`` (what is queued, or the report so far).
 
 Reliability rules the build keeps:
 
@@ -60,7 +60,7 @@ from . import site
 
 __all__ = ["NOTEBOOK_DIRS", "SEED_ENV", "LOCK_NAME", "BuildError", "BuildInterrupt", "DiskFull", "NotebookResult",
            "BuildReport", "find_notebooks", "resolve_inputs", "read_kernel_report", "execute_notebook",
-           "render_index", "render_reproductions", "build", "strip_ansi"]
+           "render_index", "build", "strip_ansi"]
 
 NOTEBOOK_DIRS = ("lectures", "solutions")
 #: The kernel's seed override (``aelab build --seed N`` sets it in each kernel's environment).
@@ -73,7 +73,6 @@ _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 CLAIM_STATUSES = ("held", "failed", "skipped")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 INDEX_TEMPLATE = "index.html.j2"
-REPRODUCTIONS_TEMPLATE = "reproductions.html.j2"
 
 # CSI sequences (colours, cursor moves: ESC [ ... final byte) and two-byte escapes (ESC + one char)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
@@ -783,22 +782,6 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
         timeout=report.timeout, interrupted=report.interrupted or report.stopped, not_run=list(report.not_run),
         counts=report.claims, notebooks=notebooks, claims=claims, course=course, peak_mb=max(peaks, default=None),
     )
-
-
-def _short_label(path: str) -> str:
-    """``lectures/02_deep.ipynb`` -> ``lecture 02``; ``solutions/02_x_lab.ipynb`` -> ``lab 02``."""
-    name = Path(path).name
-    kind = "lab" if path.startswith("solutions/") else "lecture"
-    return f"{kind} {name[:2]}" if name[:2].isdigit() else name
-
-
-def render_reproductions(report: BuildReport) -> str:
-    """``reproductions.html``: every recorded number; those with a paper's value first, with source and protocol."""
-    records = [{"notebook": r.path, "label": _short_label(r.path), "html": r.html, **e}
-               for r in report.notebooks for e in r.records]
-    with_paper = [e for e in records if e.get("paper") is not None]
-    own = [e for e in records if e.get("paper") is None]
-    return _template(REPRODUCTIONS_TEMPLATE).render(mode=_mode(report), with_paper=with_paper, own=own)
 
 
 # --------------------------------------------------------------------------- the whole build
