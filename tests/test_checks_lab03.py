@@ -655,3 +655,32 @@ def test_exercise_numbers_follow_the_lecture():
     order = [checks.kl_sparsity_penalty, checks.corruptions, checks.denoising_step, checks.dae_vector_field,
              checks.contractive_closed_form]
     assert [c.exercise.number for c in order] == [1, 2, 3, 4, 5]
+
+
+# ---------------------------------------------------------------- the vector-field claim can fail (issue 19.2)
+def _tweedie_relative_error(arrows_fn, sigma=0.1):
+    """Lab 03's claim statistic: mean |arrow − Tweedie optimum| / mean |optimum| where training inputs land."""
+    from scipy.special import i0e, i1e
+    ticks = torch.linspace(-1.6, 1.6, 21)
+    grid = torch.stack(torch.meshgrid(ticks, ticks, indexing="xy"), dim=-1).reshape(-1, 2)
+    radius = grid.norm(dim=1)
+    kappa = (radius / sigma**2).double().numpy()
+    optimal = (torch.from_numpy(i1e(kappa) / i0e(kappa))[:, None] * grid.double() / radius[:, None]
+               - grid.double()).float()
+    band = (radius > 0.7) & (radius < 1.3)
+    arrows = arrows_fn(grid, optimal)
+    return ((arrows[band] - optimal[band]).norm(dim=1).mean() / optimal[band].norm(dim=1).mean()).item()
+
+
+def test_vector_field_claim_fails_on_its_counterfactuals():
+    from aelab import models
+    torch.manual_seed(1)
+    untrained = models.MLPAutoencoder((2, 64, 64), activation="tanh", output_activation="identity")
+    with torch.no_grad():
+        untrained_err = _tweedie_relative_error(lambda g, o: untrained(g) - g)
+    nearest_point = _tweedie_relative_error(lambda g, o: g / g.norm(dim=1, keepdim=True) - g)   # old claim's target
+    assert _tweedie_relative_error(lambda g, o: o) < 1e-6 < 0.25                     # the optimum passes
+    assert _tweedie_relative_error(lambda g, o: torch.zeros_like(g)) == pytest.approx(1.0)   # identity map fails
+    assert _tweedie_relative_error(lambda g, o: 0.5 * o) == pytest.approx(0.5)        # half-length arrows fail
+    assert untrained_err > 0.25                                                      # an untrained network fails
+    assert nearest_point < 0.25                                                      # projecting on the circle is near-optimal there

@@ -28,7 +28,7 @@ def _as_float_tensor(ex, out, what: str, case: str) -> torch.Tensor:
     if isinstance(out, torch.Tensor):
         return out.detach().double().cpu()
     if isinstance(out, (np.ndarray, float, int, np.floating, np.integer)) and not isinstance(out, bool):
-        return torch.as_tensor(np.asarray(out, dtype=np.float64))
+        return torch.as_tensor(np.ascontiguousarray(out, dtype=np.float64))   # a reversed view (x[:, ::-1]) too
     if isinstance(out, (list, tuple)):                   # a list of numbers (or of 0-dim tensors) is a right answer too
         try:
             return torch.as_tensor(np.asarray([float(v) for v in out], dtype=np.float64))
@@ -69,9 +69,13 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
     ------
     CheckFailed
         On a wrong shape or layout, with a hint when rows and columns are transposed (code unit 1
-        down the rows), the y axis is upside down (the smallest ``u2`` at the top) or the two code
-        units are swapped inside each code (tile ``(i, j)`` decodes ``(u2[.], u1[.])``), each
-        layout and flip of it.
+        down the rows), the y axis is upside down (the smallest ``u2`` at the top), the x axis or
+        both axes are reversed, the two code units are swapped inside each code (tile ``(i, j)``
+        decodes ``(u2[.], u1[.])``, each layout and flip of it), each tile is transposed or upside
+        down (the finished image flipped), the tiles are padded apart (or ``make_grid``'s three
+        padded channels returned), the ``(R, C, H, W)`` stack or a list of tiles is returned, the
+        pixels are integers (``×255``, uint8), clipped to [0, 1] or rescaled (min–max, per mosaic
+        or per tile), or the tiles decode codes that are not ``u1 × u2`` (a re-spaced grid).
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -105,13 +109,33 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
             return _tile_mosaic(tiles).double()
 
         ref = layout(False, False, False)
-        out = _as_float_tensor(ex, call(decode, u1.clone(), u2.clone(), case=label), "the mosaic", label)
+        raw = call(decode, u1.clone(), u2.clone(), case=label)
+        if isinstance(raw, (list, tuple)) and raw and all(isinstance(v, (torch.Tensor, np.ndarray)) for v in raw):
+            raise _fail(ex, f"the mosaic must be one tensor, got a {type(raw).__name__} of {len(raw)} arrays — on "
+                            f"{label}: lay the tiles out into one (R·H, C·W) image (reshape, permute, reshape).")
+        if (isinstance(raw, (torch.Tensor, np.ndarray)) and not raw.dtype.is_floating_point
+                if isinstance(raw, torch.Tensor) else isinstance(raw, np.ndarray) and raw.dtype.kind in "biu"):
+            raise _fail(ex, f"the mosaic has integer pixels ({raw.dtype}) on {label}: keep the float values decode "
+                            "returns (no ×255, no uint8 conversion; imshow shows floats in [0, 1] as they are).")
+        out = _as_float_tensor(ex, raw, "the mosaic", label)
         out = out.squeeze() if out.ndim > 2 else out
+        r_ref, c_ref = n2 * h, n1 * w
         if tuple(out.shape) != tuple(ref.shape):
             hint = ""
             if tuple(out.shape) == (n1 * h, n2 * w):
                 hint = (" Rows and columns are transposed: code unit 1 (u1) runs along the x axis, so it changes "
                         "from column to column; code unit 2 (u2) changes from row to row.")
+            elif out.ndim == 3 and out.shape[0] == 3:
+                hint = (" Three channels: torchvision's make_grid turns gray images into RGB and pads them by 2 "
+                        "pixels; return one gray (R·H, C·W) image with no padding between the tiles.")
+            elif out.ndim == 4 and tuple(out.shape) == (n2, n1, h, w):
+                hint = (" That is the (R, C, H, W) stack of tiles, not yet one image: permute(0, 2, 1, 3), then "
+                        "reshape to (R·H, C·W).")
+            elif out.ndim == 2 and out.shape[0] > r_ref and out.shape[1] > c_ref:
+                hint = (" The mosaic is larger than R·H × C·W: put the tiles edge to edge, with no padding or "
+                        "border between them.")
+            elif out.ndim == 2 and tuple(out.shape) == (n2 * w, n1 * h):
+                hint = " Each tile is transposed: the decoded images are (H, W); place them as they are."
             raise _fail(ex, f"the mosaic should have shape {tuple(ref.shape)} = (len(u2)·H, len(u1)·W), yours has "
                             f"{tuple(out.shape)} — on {label}.{hint}")
         if torch.allclose(out, ref, atol=1e-5):
@@ -133,8 +157,46 @@ def grid_mosaic(student_fn: Callable, *, seed: int = 0) -> None:
                     raise _fail(ex, f"the y axis is upside down on {label}: the top row must show the largest "
                                     "u2, as on a plot whose y axis points up (an image's row 0 is at the top; "
                                     "use u2.flip(0) for the rows).")
+                if flip_cols and not flip_rows:
+                    raise _fail(ex, f"the x axis is reversed on {label}: the leftmost block column must show the "
+                                    "smallest u1 (column j shows u1[j]), as on a plot whose x axis points right.")
+                if flip_cols and flip_rows:
+                    raise _fail(ex, f"both axes are reversed on {label} (the mosaic is turned by 180°): column j "
+                                    "must show u1[j] (left to right) and the top row the largest u2.")
                 raise _fail(ex, f"the tiles are in the wrong order on {label}: column j must show u1[j] (left to "
                                 "right) and the top row the largest u2.")
+        tiles = ref.reshape(n2, h, n1, w).permute(0, 2, 1, 3)             # (R, C, H, W), the right tiles
+        got_tiles = out.reshape(n2, h, n1, w).permute(0, 2, 1, 3)
+        if h == w and torch.allclose(out, _tile_mosaic(tiles.transpose(2, 3)), atol=1e-5):
+            raise _fail(ex, f"each tile is transposed on {label} (its rows and columns swapped): place each decoded "
+                            "(H, W) image as it is; only the grid of tiles is arranged.")
+        if torch.allclose(out, _tile_mosaic(tiles.flip(2)), atol=1e-5):
+            raise _fail(ex, f"each tile is upside down on {label}: you flipped the finished image's pixels. Reverse "
+                            "the order of the block rows (decode u2.flip(0)), not the pixels inside each tile.")
+        if torch.allclose(out, ref.clamp(0, 1), atol=1e-5):
+            raise _fail(ex, f"pixel values are clipped to [0, 1] on {label}: return the decoded values as they are "
+                            "(a sigmoid decoder is already in [0, 1]; imshow's vmin/vmax does the display).")
+        design = torch.stack([ref.flatten(), torch.ones(ref.numel(), dtype=ref.dtype)], 1)
+        fit = torch.linalg.lstsq(design, out.flatten()[:, None]).solution
+        per_tile = [torch.linalg.lstsq(torch.stack([t.flatten(), torch.ones(t.numel(), dtype=t.dtype)], 1),
+                                       o.flatten()[:, None]).solution
+                    for t, o in zip(tiles.reshape(-1, h, w), got_tiles.reshape(-1, h, w))]
+        if (torch.allclose(design @ fit, out.flatten()[:, None], atol=1e-5)
+                or all(torch.allclose(torch.stack([t.flatten(), torch.ones(t.numel(), dtype=t.dtype)], 1) @ c,
+                                      o.flatten()[:, None], atol=1e-5)
+                       for t, o, c in zip(tiles.reshape(-1, h, w), got_tiles.reshape(-1, h, w), per_tile))):
+            raise _fail(ex, f"the pixel values are rescaled on {label} (min–max normalized, for the whole mosaic or "
+                            "tile by tile): return the decoded values unchanged; normalizing each tile hides how "
+                            "dark or bright the decoder makes each code.")
+        # every tile a decoded image of *some* code, but not of the grid's: the codes were not u1 × u2
+        basis = mix.reshape(2, -1).T.double()                                # (H·W, 2): image = basis @ z
+        z = torch.linalg.lstsq(basis, got_tiles.reshape(-1, h * w).T).solution   # (2, R·C)
+        grid_values = (torch.cat([u1, u2]).double()[:, None] - z.flatten()[None]).abs().min(0).values
+        if (torch.allclose(basis @ z, got_tiles.reshape(-1, h * w).T, atol=1e-4)
+                and bool((grid_values > 1e-4).any())):
+            raise _fail(ex, f"your tiles decode codes that are not on the grid on {label}: some code values are "
+                            "neither in u1 nor in u2. Use the values u1 and u2 you are given (not a linspace between "
+                            "their ends, nor their indices): code (u1[j], u2[i]) for every i, j.")
         raise _fail(ex, f"wrong pixels on {label}: each tile must be one decoded image, placed whole (reshape the "
                         "decoded (R·C, 1, H, W) images to (R, C, H, W), then permute(0, 2, 1, 3) before the final "
                         "reshape to (R·H, C·W)).")
@@ -421,6 +483,65 @@ def _lsa(fit_counts: np.ndarray, train_counts: np.ndarray, query_counts: np.ndar
     return tfidf.transform(train_counts).toarray() @ v, tfidf.transform(query_counts).toarray() @ v
 
 
+def _lsa_variants(train: np.ndarray, query: np.ndarray, k: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The codes of plausible wrong answers (each named by its mistake), training and query codes."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    def svd_codes(a: np.ndarray, b: np.ndarray, center: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        mean = a.mean(0) if center else 0.0
+        vt = np.linalg.svd(a - mean, full_matrices=False)[2][:k]
+        return (a - mean) @ vt.T, (b - mean) @ vt.T
+
+    def tfidf(**kw) -> tuple[np.ndarray, np.ndarray]:
+        t = TfidfTransformer(**kw).fit(train)
+        return t.transform(train).toarray(), t.transform(query).toarray()
+
+    a, b = tfidf()
+    right_train, right_query = svd_codes(a, b)
+    s = np.linalg.svd(a, compute_uv=False)[:k]
+    raw_a, raw_b = tfidf(norm=None)
+    unit = np.linalg.norm(right_train, axis=1, keepdims=True), np.linalg.norm(right_query, axis=1, keepdims=True)
+    vt_full = np.linalg.svd(a, full_matrices=False)[2]
+    vt = vt_full[:k]
+    return {"raw counts": svd_codes(train.astype(np.float64), query.astype(np.float64)),
+            "no idf": svd_codes(*tfidf(use_idf=False)),
+            "no row normalization": svd_codes(raw_a, raw_b),
+            "columns normalized": svd_codes(raw_a / np.maximum(np.linalg.norm(raw_a, axis=0), 1e-12),
+                                            raw_b / np.maximum(np.linalg.norm(raw_b, axis=0), 1e-12)),
+            "centered (PCA)": svd_codes(a, b, center=True),
+            "idf of the queries": (right_train, TfidfTransformer().fit_transform(query).toarray() @ vt.T),
+            "codes normalized": (right_train / np.maximum(unit[0], 1e-12), right_query / np.maximum(unit[1], 1e-12)),
+            "U without S": (right_train / s, right_query / s),
+            "columns reversed": (right_train[:, ::-1], right_query[:, ::-1]),
+            "vt's columns": (a @ vt_full[:, :k], b @ vt_full[:, :k])}
+
+
+#: What each wrong answer of :func:`_lsa_variants` is told.
+_LSA_HINTS = {
+    "raw counts": "you took the SVD of the raw word counts: transform them with TfidfTransformer (fitted on the "
+                  "training documents) first — LSA is the SVD of the TF-IDF matrix.",
+    "no idf": "the IDF weights are missing (TfidfTransformer(use_idf=False), or term frequencies only): rare words "
+              "must weigh more than common ones — use TfidfTransformer() with its defaults.",
+    "no row normalization": "the TF-IDF rows are not normalized to length 1 (norm=None): keep TfidfTransformer's "
+                            "default norm='l2', so that long and short documents are comparable.",
+    "columns normalized": "you normalized the columns (each word, axis=0) instead of the rows: TfidfTransformer's "
+                          "norm='l2' scales each document (row) to length 1.",
+    "centered (PCA)": "you centered the TF-IDF matrix (PCA subtracts the mean): LSA is TruncatedSVD of the TF-IDF "
+                      "matrix itself, uncentered (centering also destroys the sparsity).",
+    "idf of the queries": "the queries' TF-IDF was fitted on the queries (a second TfidfTransformer, or "
+                          "fit_transform on them): use the transformer fitted on the training documents, "
+                          "`.transform` only.",
+    "codes normalized": "you normalized the codes to length 1: return TruncatedSVD's codes as they are (cosine "
+                        "retrieval normalizes later).",
+    "U without S": "your codes are the left singular vectors U without the singular values: the codes are "
+                   "U·S = X·V (TruncatedSVD.transform), for the queries Q·V.",
+    "columns reversed": "the code columns are in increasing order of singular value (scipy's svds returns them "
+                        "so): order them as TruncatedSVD does, the largest singular value first.",
+    "vt's columns": "you projected on k columns of numpy's vt instead of its first k rows: the right singular "
+                    "vectors are the rows of vt, so the codes are X @ vt[:k].T.",
+}
+
+
 def _distance_up_to_signs(a: np.ndarray, b: np.ndarray) -> float:
     """Largest difference between matching code columns, each column's sign free, relative to ``b``'s scale."""
     if a.shape != b.shape:
@@ -457,8 +578,13 @@ def tfidf_svd_codes(student_fn: Callable, *, seed: int = 0) -> None:
     Raises
     ------
     CheckFailed
-        On a wrong shape or value, with a hint when the SVD (or the idf) was fitted on the query
-        documents.
+        On a wrong shape or value, with a hint naming the mistake when: the SVD (or the idf) was
+        fitted on the query documents, or on both sets stacked; the query TF-IDF used an idf fitted
+        on the queries; the SVD was taken of raw counts, of TF-IDF without idf, without the row
+        normalization or with the columns normalized; the matrix was centered (PCA); the codes are
+        normalized, are ``U`` without the singular values, come in increasing order of singular
+        value (``scipy.sparse.linalg.svds``) or project on columns of NumPy's ``vt``; the training
+        part is ``components_``, the TF-IDF itself, the pair is swapped or ``k`` is wrong.
     ExerciseNotDone
         If ``student_fn`` raises ``NotImplementedError``.
     """
@@ -483,8 +609,16 @@ def tfidf_svd_codes(student_fn: Callable, *, seed: int = 0) -> None:
         got_train, got_query = (_as_float_tensor(ex, v, what, label).numpy()
                                 for v, what in zip(out, ("train_codes", "query_codes")))
         if got_train.shape != ref_train.shape or got_query.shape != ref_query.shape:
+            vocab = train.shape[1]
+            hint = (" Those are the training and query codes in the wrong order: return (train_codes, query_codes)."
+                    if (got_train.shape, got_query.shape) == (ref_query.shape, ref_train.shape) else
+                    " The training part is svd.components_ (k, V), the word directions: the codes are "
+                    "svd.transform(training TF-IDF)." if got_train.shape == (k, vocab) else
+                    " Those are the TF-IDF vectors themselves (one column per word): reduce them to k numbers with "
+                    "TruncatedSVD(k)." if got_train.shape[1:] == (vocab,) else
+                    f" Use exactly k = {k} components." if got_train.shape[1:] == got_query.shape[1:] != (k,) else "")
             raise _fail(ex, f"the codes should have shapes {ref_train.shape} and {ref_query.shape} (one row of k "
-                            f"numbers per document), got {got_train.shape} and {got_query.shape} — on {label}")
+                            f"numbers per document), got {got_train.shape} and {got_query.shape} — on {label}.{hint}")
         wrong = {"svd": _lsa(train, train, query, k, svd_counts=query),
                  "both": _lsa(query, train, query, k),
                  "stacked": _lsa(np.vstack([train, query]), train, query, k)}
@@ -492,8 +626,14 @@ def tfidf_svd_codes(student_fn: Callable, *, seed: int = 0) -> None:
         # answer nearest to the right codes within TOLERANCE, else name the nearest wrong answer.
         d_right = max(_distance_up_to_signs(got_train, ref_train), _distance_up_to_signs(got_query, ref_query))
         d_wrong = {name: _distance_up_to_signs(got_query, w_query) for name, (_, w_query) in wrong.items()}
-        if d_right <= _LSA_TOLERANCE and d_right < min(d_wrong.values()):
+        variants = _lsa_variants(train, query, k)
+        d_variant = {name: max(_distance_up_to_signs(got_train, w_train), _distance_up_to_signs(got_query, w_query))
+                     for name, (w_train, w_query) in variants.items()}
+        if d_right <= _LSA_TOLERANCE and d_right < min(d_wrong.values()) and d_right < min(d_variant.values()):
             continue
+        nearest = min(d_variant, key=d_variant.get)
+        if d_variant[nearest] <= _LSA_TOLERANCE and d_variant[nearest] < min(d_wrong.values()):
+            raise _fail(ex, f"wrong codes on {label}: {_LSA_HINTS[nearest]}")
         for name in sorted(d_wrong, key=d_wrong.get)[:1]:
             if d_wrong[name] <= _LSA_TOLERANCE:
                 if name == "stacked":
