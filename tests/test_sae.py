@@ -104,7 +104,7 @@ def test_fit_returns_steps_since_active():
 def test_auxk_loss_is_zero_without_dead_latents_and_positive_with_them():
     x, _, _ = data.superposition(32, 8, 0.9, 64, seed=5)
     model = SparseAutoencoder(8, 40, activation="topk", k=2, seed=0)
-    x_hat = model(x) if not isinstance(model(x), tuple) else model(x)[0]
+    x_hat = model.decode(model.encode(x))
     none = torch.zeros(40, dtype=torch.bool)
     assert auxk_loss(model, x, x_hat, none, 4).item() == 0.0
     loss = auxk_loss(model, x, x_hat, ~none, 4)

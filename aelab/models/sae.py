@@ -207,7 +207,7 @@ def auxk_loss(model: SparseAutoencoder, x: torch.Tensor, x_hat: torch.Tensor, de
     dead : torch.Tensor
         ``(L,)`` bool: which latents count as dead (e.g. inactive for many steps).
     k_aux : int
-        ``k_aux >= 1`` auxiliary latents per input (Gao et al. use 512, a power of 2 near ``d_model / 2``).
+        ``k_aux >= 1`` auxiliary latents per input (Gao et al. pick a power of 2 near ``d_model / 2``).
     scale : float
         ``>= 0``, multiplies the normalized error (see above).
 
@@ -261,9 +261,9 @@ def fit_sae(model: SparseAutoencoder, x: torch.Tensor, *, l1: float = 0.0, steps
     minimizes ``sae_loss + aux_coef · auxk_loss(..., dead, aux_k, scale=V)``, where a latent is *dead* when
     it has not been active (``f_l > 0`` on any input of a minibatch) for more than ``dead_steps``
     consecutive steps, and ``V`` is the mean squared distance of ``x``'s rows to their mean (see
-    :func:`auxk_loss` for why). Gao et al. count dead latents in tokens (10M) and use ``aux_coef = 1/32``
-    and ``k_aux = 512``. The per-latent counter of steps since last activation is updated before the
-    auxiliary term, as in their code. With ``aux_k=None`` (the default) training is bit-for-bit what it
+    :func:`auxk_loss` for why). Gao et al. use ``aux_coef = 1/32``; their released code (``openai/sparse_autoencoder``,
+    ``train.py``) counts inactivity in tokens (10M) rather than steps. The per-latent counter of
+    steps since last activation is updated before the auxiliary term, as in their code. With ``aux_k=None`` (the default) training is bit-for-bit what it
     was before the option existed (same losses, same weights): the counter is not even kept.
 
     Parameters
