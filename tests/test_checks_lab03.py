@@ -683,4 +683,4 @@ def test_vector_field_claim_fails_on_its_counterfactuals():
     assert _tweedie_relative_error(lambda g, o: torch.zeros_like(g)) == pytest.approx(1.0)   # identity map fails
     assert _tweedie_relative_error(lambda g, o: 0.5 * o) == pytest.approx(0.5)        # half-length arrows fail
     assert untrained_err > 0.25                                                      # an untrained network fails
-    assert nearest_point < 0.25                                                      # projecting on the circle is near-optimal there
+    assert nearest_point < 0.25                                    # projecting on the circle: near-optimal there

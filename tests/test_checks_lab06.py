@@ -493,8 +493,9 @@ def test_tfidf_svd_forbids_the_package_version():
         return codes_train, codes_query
     reject(checks.tfidf_svd_codes, library, match="tfidf_lsa")
 
-# ---------------------------------------------------------------- the "ten wrong, five right" round for exercises 1 and 4
+# ---------------------------------------------------------------- "ten wrong, five right" for exercises 1 and 4
 # Each wrong answer is one plausible mistake, with the words its hint must contain; the right answers are other styles.
+
 
 def _right(decode, u1, u2):
     rows = u2.flip(0)
@@ -503,62 +504,120 @@ def _right(decode, u1, u2):
     r, c, (h, w) = len(rows), len(u1), images.shape[-2:]
     return images.reshape(r, c, h, w).permute(0, 2, 1, 3).reshape(r * h, c * w)
 
+
 def _tiles(decode, u1, u2):
     rows = u2.flip(0)
     codes = torch.stack([u1.repeat(len(rows)), rows.repeat_interleave(len(u1))], dim=1)
     images = decode(codes)
     return images.reshape(len(rows), len(u1), *images.shape[-2:])
 
-def m_colmajor(decode, u1, u2):          # codes built column by column, reshaped row by row
+
+def m_colmajor(decode, u1, u2):
+    # codes built column by column, reshaped row by row
     rows = u2.flip(0)
     codes = torch.stack([u1.repeat_interleave(len(rows)), rows.repeat(len(u1))], 1)
-    images = decode(codes); r, c, (h, w) = len(rows), len(u1), images.shape[-2:]
+    images = decode(codes)
+    r, c, (h, w) = len(rows), len(u1), images.shape[-2:]
     return images.reshape(r, c, h, w).permute(0, 2, 1, 3).reshape(r * h, c * w)
-def m_xflip(decode, u1, u2): return _right(decode, u1.flip(0), u2)
-def m_bothflip(decode, u1, u2): return _right(decode, u1.flip(0), u2.flip(0))
+
+
+def m_xflip(decode, u1, u2):
+    return _right(decode, u1.flip(0), u2)
+
+
+def m_bothflip(decode, u1, u2):
+    return _right(decode, u1.flip(0), u2.flip(0))
+
+
 def m_tile_T(decode, u1, u2):
-    t = _tiles(decode, u1, u2); r, c, h, w = t.shape
-    return t.permute(0, 3, 1, 2).reshape(r * w, c * h) if h != w else t.transpose(2, 3).permute(0, 2, 1, 3).reshape(r * w, c * h)
-def m_whole_flip(decode, u1, u2):        # y axis "fixed" by flipping the finished image
+    t = _tiles(decode, u1, u2)
+    r, c, h, w = t.shape
+    return t.transpose(2, 3).permute(0, 2, 1, 3).reshape(r * w, c * h)        # each (H, W) tile placed as (W, H)
+
+
+def m_whole_flip(decode, u1, u2):
+    # y axis "fixed" by flipping the finished image
     return _right(decode, u1, u2.flip(0)).flip(0)
-def m_pad(decode, u1, u2):               # a 1-pixel border between tiles
-    t = _tiles(decode, u1, u2); r, c, h, w = t.shape
+
+
+def m_pad(decode, u1, u2):
+    # a 1-pixel border between tiles
+    t = _tiles(decode, u1, u2)
+    r, c, h, w = t.shape
     out = torch.zeros(r * (h + 1) - 1, c * (w + 1) - 1)
     for i in range(r):
         for j in range(c):
             out[i * (h + 1):i * (h + 1) + h, j * (w + 1):j * (w + 1) + w] = t[i, j]
     return out
-def m_make_grid(decode, u1, u2):         # torchvision's default: padding 2, 3 channels
+
+
+def m_make_grid(decode, u1, u2):
+    # torchvision's default: padding 2, 3 channels
     from torchvision.utils import make_grid
-    t = _tiles(decode, u1, u2); r, c, h, w = t.shape
+    t = _tiles(decode, u1, u2)
+    r, c, h, w = t.shape
     return make_grid(t.reshape(r * c, 1, h, w), nrow=c)
+
+
 def m_minmax(decode, u1, u2):
-    m = _right(decode, u1, u2); return (m - m.min()) / (m.max() - m.min())
-def m_clip(decode, u1, u2): return _right(decode, u1, u2).clamp(0, 1)
-def m_uint8(decode, u1, u2): return (_right(decode, u1, u2).clamp(0, 1) * 255).to(torch.uint8)
-def m_list(decode, u1, u2): return [row for row in _right(decode, u1, u2)]
-def m_list_tiles(decode, u1, u2): return list(_tiles(decode, u1, u2).reshape(-1, *_tiles(decode, u1, u2).shape[-2:]))
-def m_unflat(decode, u1, u2): return _tiles(decode, u1, u2)
-def m_linspace(decode, u1, u2):          # re-spaced grid instead of the given values
+    m = _right(decode, u1, u2)
+    return (m - m.min()) / (m.max() - m.min())
+
+
+def m_clip(decode, u1, u2):
+    return _right(decode, u1, u2).clamp(0, 1)
+
+
+def m_uint8(decode, u1, u2):
+    return (_right(decode, u1, u2).clamp(0, 1) * 255).to(torch.uint8)
+
+
+def m_list(decode, u1, u2):
+    return [row for row in _right(decode, u1, u2)]
+
+
+def m_list_tiles(decode, u1, u2):
+    return list(_tiles(decode, u1, u2).reshape(-1, *_tiles(decode, u1, u2).shape[-2:]))
+
+
+def m_unflat(decode, u1, u2):
+    return _tiles(decode, u1, u2)
+
+
+def m_linspace(decode, u1, u2):
+    # re-spaced grid instead of the given values
     return _right(decode, torch.linspace(u1.min(), u1.max(), len(u1)), torch.linspace(u2.min(), u2.max(), len(u2)))
+
+
 def m_per_tile_norm(decode, u1, u2):
-    t = _tiles(decode, u1, u2); lo = t.amin((2, 3), keepdim=True); hi = t.amax((2, 3), keepdim=True)
-    t = (t - lo) / (hi - lo); r, c, h, w = t.shape
+    t = _tiles(decode, u1, u2)
+    lo = t.amin((2, 3), keepdim=True)
+    hi = t.amax((2, 3), keepdim=True)
+    t = (t - lo) / (hi - lo)
+    r, c, h, w = t.shape
     return t.permute(0, 2, 1, 3).reshape(r * h, c * w)
+
 
 MOSAIC_WRONG = dict(colmajor=m_colmajor, xflip=m_xflip, bothflip=m_bothflip, tile_T=m_tile_T, whole_flip=m_whole_flip,
                     pad=m_pad, make_grid=m_make_grid, minmax=m_minmax, clip=m_clip, uint8=m_uint8, list=m_list,
                     list_tiles=m_list_tiles, unflat=m_unflat, linspace=m_linspace, per_tile_norm=m_per_tile_norm)
 
+
 def r_numpy_block(decode, u1, u2):
     imgs = [[decode(torch.tensor([[float(a), float(b)]]))[0, 0].numpy() for a in u1] for b in u2.tolist()[::-1]]
     return np.block(imgs)
+
+
 def r_make_grid(decode, u1, u2):
     from torchvision.utils import make_grid
-    t = _tiles(decode, u1, u2); r, c, h, w = t.shape
+    t = _tiles(decode, u1, u2)
+    r, c, h, w = t.shape
     return make_grid(t.reshape(r * c, 1, h, w), nrow=c, padding=0)[0]
+
+
 def r_loop_fill(decode, u1, u2):
-    r, c = len(u2), len(u1); out = None
+    r, c = len(u2), len(u1)
+    out = None
     for i in range(r):
         for j in range(c):
             img = decode(torch.stack([u1[j], u2[r - 1 - i]])[None])[0, 0]
@@ -566,90 +625,178 @@ def r_loop_fill(decode, u1, u2):
             if out is None: out = torch.empty(r * h, c * w, dtype=torch.float64)
             out[i * h:(i + 1) * h, j * w:(j + 1) * w] = img
     return out
-def r_flip_then_build(decode, u1, u2):   # build with u2 increasing (bottom row first), then reverse the block rows
+
+
+def r_flip_then_build(decode, u1, u2):
+    # build with u2 increasing (bottom row first), then reverse the block rows
     codes = torch.cartesian_prod(u2, u1)[:, [1, 0]]
-    images = decode(codes); r, c, (h, w) = len(u2), len(u1), images.shape[-2:]
+    images = decode(codes)
+    r, c, (h, w) = len(u2), len(u1), images.shape[-2:]
     return images.reshape(r, c, h, w).flip(0).permute(0, 2, 1, 3).reshape(r * h, c * w)
+
+
 def r_einsum(decode, u1, u2):
     yy, xx = torch.meshgrid(u2.flip(0), u1, indexing="ij")
     images = decode(torch.stack([xx, yy], -1).reshape(-1, 2))[:, 0]
-    r, c = xx.shape; h, w = images.shape[-2:]
+    r, c = xx.shape
+    h, w = images.shape[-2:]
     return torch.einsum("rchw->rhcw", images.reshape(r, c, h, w)).reshape(1, 1, r * h, c * w)
+
+
 MOSAIC_RIGHT = dict(numpy_block=r_numpy_block, make_grid0=r_make_grid, loop_fill=r_loop_fill,
                     flip_then_build=r_flip_then_build, einsum=r_einsum)
 
 # ------------------------------------------------------------ TF-IDF + SVD
+
+
 def _fit(train, query, k, tfidf=None, svd=None):
     tfidf = tfidf or TfidfTransformer()
     svd = svd or TruncatedSVD(k, random_state=0)
     a = tfidf.fit_transform(train)
     return svd.fit_transform(a), svd.transform(tfidf.transform(query))
+
+
 def t_stacked(train, query, k):
-    tfidf = TfidfTransformer().fit(sp.vstack([train, query])); svd = TruncatedSVD(k, random_state=0)
+    tfidf = TfidfTransformer().fit(sp.vstack([train, query]))
+    svd = TruncatedSVD(k, random_state=0)
     svd.fit(tfidf.transform(sp.vstack([train, query])))
     return svd.transform(tfidf.transform(train)), svd.transform(tfidf.transform(query))
+
+
 def t_raw(train, query, k):
-    svd = TruncatedSVD(k, random_state=0).fit(train); return svd.transform(train), svd.transform(query)
-def t_no_idf(train, query, k): return _fit(train, query, k, tfidf=TfidfTransformer(use_idf=False))
-def t_no_norm(train, query, k): return _fit(train, query, k, tfidf=TfidfTransformer(norm=None))
+    svd = TruncatedSVD(k, random_state=0).fit(train)
+    return svd.transform(train), svd.transform(query)
+
+
+def t_no_idf(train, query, k):
+    return _fit(train, query, k, tfidf=TfidfTransformer(use_idf=False))
+
+
+def t_no_norm(train, query, k):
+    return _fit(train, query, k, tfidf=TfidfTransformer(norm=None))
+
+
 def t_col_norm(train, query, k):
     tfidf = TfidfTransformer(norm=None).fit(train)
     a, b = normalize(tfidf.transform(train), axis=0), normalize(tfidf.transform(query), axis=0)
-    svd = TruncatedSVD(k, random_state=0).fit(a); return svd.transform(a), svd.transform(b)
-def t_k_plus_1(train, query, k): return _fit(train, query, k + 1)
+    svd = TruncatedSVD(k, random_state=0).fit(a)
+    return svd.transform(a), svd.transform(b)
+
+
+def t_k_plus_1(train, query, k):
+    return _fit(train, query, k + 1)
+
+
 def t_pca(train, query, k):
-    tfidf = TfidfTransformer().fit(train); p = PCA(k, random_state=0).fit(tfidf.transform(train).toarray())
+    tfidf = TfidfTransformer().fit(train)
+    p = PCA(k, random_state=0).fit(tfidf.transform(train).toarray())
     return p.transform(tfidf.transform(train).toarray()), p.transform(tfidf.transform(query).toarray())
+
+
 def t_refit_query(train, query, k):
-    tfidf = TfidfTransformer(); svd = TruncatedSVD(k, random_state=0)
-    a = svd.fit_transform(tfidf.fit_transform(train)); b = svd.fit_transform(tfidf.transform(query)); return a, b
+    tfidf = TfidfTransformer()
+    svd = TruncatedSVD(k, random_state=0)
+    a = svd.fit_transform(tfidf.fit_transform(train))
+    b = svd.fit_transform(tfidf.transform(query))
+    return a, b
+
+
 def t_components(train, query, k):
-    tfidf = TfidfTransformer().fit(train); svd = TruncatedSVD(k, random_state=0).fit(tfidf.transform(train))
+    tfidf = TfidfTransformer().fit(train)
+    svd = TruncatedSVD(k, random_state=0).fit(tfidf.transform(train))
     return svd.components_, svd.transform(tfidf.transform(query))
+
+
 def t_idf_query(train, query, k):
-    tr = TfidfTransformer().fit(train); svd = TruncatedSVD(k, random_state=0).fit(tr.transform(train))
+    tr = TfidfTransformer().fit(train)
+    svd = TruncatedSVD(k, random_state=0).fit(tr.transform(train))
     return svd.transform(tr.transform(train)), svd.transform(TfidfTransformer().fit_transform(query))
+
+
 def t_normalized_codes(train, query, k):
-    a, b = _fit(train, query, k); return normalize(a), normalize(b)
+    a, b = _fit(train, query, k)
+    return normalize(a), normalize(b)
+
+
 def t_U_only(train, query, k):
-    tfidf = TfidfTransformer().fit(train); a = tfidf.transform(train).toarray(); b = tfidf.transform(query).toarray()
-    u, s, vt = np.linalg.svd(a, full_matrices=False); return u[:, :k], b @ vt[:k].T / s[:k]
-def t_swapped(train, query, k): return _fit(train, query, k)[::-1]
+    tfidf = TfidfTransformer().fit(train)
+    a = tfidf.transform(train).toarray()
+    b = tfidf.transform(query).toarray()
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    return u[:, :k], b @ vt[:k].T / s[:k]
+
+
+def t_swapped(train, query, k):
+    return _fit(train, query, k)[::-1]
+
+
 def t_tfidf_only(train, query, k):
-    tfidf = TfidfTransformer().fit(train); return tfidf.transform(train), tfidf.transform(query)
-def t_V_not_VT(train, query, k):         # numpy's vt used untransposed: codes on the wrong axis
-    tfidf = TfidfTransformer().fit(train); a = tfidf.transform(train).toarray(); b = tfidf.transform(query).toarray()
-    u, s, vt = np.linalg.svd(a, full_matrices=False); v = vt.T
+    tfidf = TfidfTransformer().fit(train)
+    return tfidf.transform(train), tfidf.transform(query)
+
+
+def t_V_not_VT(train, query, k):
+    # numpy's vt used untransposed: codes on the wrong axis
+    tfidf = TfidfTransformer().fit(train)
+    a = tfidf.transform(train).toarray()
+    b = tfidf.transform(query).toarray()
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    v = vt.T
     return a @ v[:k].T, b @ v[:k].T
+
+
 TFIDF_WRONG = dict(stacked=t_stacked, raw=t_raw, no_idf=t_no_idf, no_norm=t_no_norm, col_norm=t_col_norm,
                    k_plus_1=t_k_plus_1, pca=t_pca, refit_query=t_refit_query, components=t_components,
                    idf_query=t_idf_query, normalized_codes=t_normalized_codes, U_only=t_U_only, swapped=t_swapped,
                    tfidf_only=t_tfidf_only, V_not_VT=t_V_not_VT)
 
+
 def rt_pipeline(train, query, k):
     p = make_pipeline(TfidfTransformer(), TruncatedSVD(k, random_state=0)).fit(train)
     return p.transform(train), p.transform(query)
+
+
 def rt_manual_numpy(train, query, k):
-    a, b = train.toarray().astype(float), query.toarray().astype(float); n = len(a)
+    a, b = train.toarray().astype(float), query.toarray().astype(float)
+    n = len(a)
     idf = np.log((1 + n) / (1 + (a > 0).sum(0))) + 1
     a, b = a * idf, b * idf
-    a /= np.linalg.norm(a, axis=1, keepdims=True); b /= np.linalg.norm(b, axis=1, keepdims=True)
-    vt = np.linalg.svd(a, full_matrices=False)[2][:k]; return a @ vt.T, b @ vt.T
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    vt = np.linalg.svd(a, full_matrices=False)[2][:k]
+    return a @ vt.T, b @ vt.T
+
+
 def rt_torch(train, query, k):
     tfidf = TfidfTransformer().fit(train)
-    a = torch.from_numpy(tfidf.transform(train).toarray()).float(); b = torch.from_numpy(tfidf.transform(query).toarray()).float()
-    v = torch.linalg.svd(a, full_matrices=False).Vh[:k].T; return a @ v, b @ v
+    a = torch.from_numpy(tfidf.transform(train).toarray()).float()
+    b = torch.from_numpy(tfidf.transform(query).toarray()).float()
+    v = torch.linalg.svd(a, full_matrices=False).Vh[:k].T
+    return a @ v, b @ v
+
+
 def rt_svds(train, query, k):
     from scipy.sparse.linalg import svds
-    tfidf = TfidfTransformer().fit(train); a = tfidf.transform(train)
-    u, s, vt = svds(a, k=k); return u * s, tfidf.transform(query) @ vt.T
-def rt_svds_sorted(train, query, k):     # scipy's svds, its columns put in decreasing order
+    tfidf = TfidfTransformer().fit(train)
+    a = tfidf.transform(train)
+    u, s, vt = svds(a, k=k)
+    return u * s, tfidf.transform(query) @ vt.T
+
+
+def rt_svds_sorted(train, query, k):
+    # scipy's svds, its columns put in decreasing order
     u, q = rt_svds(train, query, k)
     return u[:, ::-1], q[:, ::-1]
-def rt_US(train, query, k):               # U·S for the training codes, the query projected on V
-    tfidf = TfidfTransformer().fit(train); a = tfidf.transform(train).toarray()
+
+
+def rt_US(train, query, k):
+    # U·S for the training codes, the query projected on V
+    tfidf = TfidfTransformer().fit(train)
+    a = tfidf.transform(train).toarray()
     u, s, vt = np.linalg.svd(a, full_matrices=False)
     return u[:, :k] * s[:k], np.asarray(tfidf.transform(query).todense() @ vt[:k].T)
+
+
 TFIDF_RIGHT = dict(pipeline=rt_pipeline, manual_numpy=rt_manual_numpy, torch=rt_torch, svds_sorted=rt_svds_sorted,
                    US=rt_US)
 TFIDF_WRONG["svds_unsorted"] = rt_svds                      # scipy's svds as it comes: columns in increasing order
@@ -660,16 +807,22 @@ MOSAIC_HINTS = dict(colmajor="transposed", xflip="x axis is reversed", bothflip=
                     make_grid="Three channels", minmax="rescaled", clip="clipped", uint8="integer pixels",
                     list="one tensor, got a list", list_tiles="one tensor, got a list", unflat=r"\(R, C, H, W\) stack",
                     linspace="not on the grid", per_tile_norm="rescaled")
-TFIDF_HINTS = dict(stacked="training and query documents together", raw="raw word counts", no_idf="IDF weights are missing",
+
+
+TFIDF_HINTS = dict(stacked="training and query documents together", raw="raw word counts",
+                   no_idf="IDF weights are missing",
                    no_norm="rows are not normalized", col_norm="normalized the columns", k_plus_1="exactly k = ",
                    pca="centered", refit_query="SVD was fitted on the query", components="components_",
-                   idf_query="fitted on the queries", normalized_codes="normalized the codes", U_only="without the singular",
+                   idf_query="fitted on the queries", normalized_codes="normalized the codes",
+                   U_only="without the singular",
                    swapped="wrong order", tfidf_only="TF-IDF vectors themselves", V_not_VT="columns of numpy's vt",
                    svds_unsorted="increasing order of singular value")
 
 
 @pytest.mark.parametrize("name", sorted(MOSAIC_WRONG))
 @pytest.mark.parametrize("seed", range(3))
+
+
 def test_grid_mosaic_names_each_mistake(name, seed):
     with pytest.raises(CheckFailed, match=MOSAIC_HINTS[name]) as info:
         checks.grid_mosaic(MOSAIC_WRONG[name], seed=seed)
@@ -679,6 +832,8 @@ def test_grid_mosaic_names_each_mistake(name, seed):
 
 @pytest.mark.parametrize("name", sorted(MOSAIC_RIGHT))
 @pytest.mark.parametrize("seed", range(4))
+
+
 def test_grid_mosaic_accepts_other_styles(name, seed, capsys):
     checks.grid_mosaic(MOSAIC_RIGHT[name], seed=seed)
     assert "✔" in capsys.readouterr().out
@@ -686,6 +841,8 @@ def test_grid_mosaic_accepts_other_styles(name, seed, capsys):
 
 @pytest.mark.parametrize("name", sorted(TFIDF_WRONG))
 @pytest.mark.parametrize("seed", range(3))
+
+
 def test_tfidf_svd_names_each_mistake(name, seed):
     with pytest.raises(CheckFailed, match=TFIDF_HINTS[name]) as info:
         checks.tfidf_svd_codes(TFIDF_WRONG[name], seed=seed)
@@ -695,19 +852,25 @@ def test_tfidf_svd_names_each_mistake(name, seed):
 
 @pytest.mark.parametrize("name", sorted(TFIDF_RIGHT))
 @pytest.mark.parametrize("seed", range(4))
+
+
 def test_tfidf_svd_accepts_other_styles(name, seed, capsys):
     checks.tfidf_svd_codes(TFIDF_RIGHT[name], seed=seed)
     assert "✔" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- issue 20, items 12-13: more answers mishandling ties
-def _ordinal_ranks(n, a):                                            # rank sum with argsort-twice ranks: ties unaveraged
+
+
+def _ordinal_ranks(n, a):
+    # rank sum with argsort-twice ranks: ties unaveraged
     s = np.r_[n, a]
     r, m = s.argsort(kind="stable").argsort() + 1, len(a)
     return _labels(n, a), s, (r[len(n):].sum() - m * (m + 1) / 2) / (m * len(n))
 
 
-def _deduplicated(codes, labels, k):                                 # drops duplicate rows before retrieving
+def _deduplicated(codes, labels, k):
+    # drops duplicate rows before retrieving
     x = torch.nn.functional.normalize(codes.double(), dim=1)
     keep = np.sort(np.unique(x.numpy().round(12), axis=0, return_index=True)[1])
     x, y = x[keep], labels[keep]
@@ -716,7 +879,8 @@ def _deduplicated(codes, labels, k):                                 # drops dup
     return (y[s.topk(min(k, len(x) - 1), dim=1).indices] == y[:, None]).double().mean().item()
 
 
-def _equal_to_self_left_out(codes, labels, k):                       # leaves out every row equal to the query
+def _equal_to_self_left_out(codes, labels, k):
+    # leaves out every row equal to the query
     x = torch.nn.functional.normalize(codes.double(), dim=1)
     s = x @ x.T
     s[s > 1 - 1e-12] = -float("inf")
@@ -729,6 +893,8 @@ def _equal_to_self_left_out(codes, labels, k):                       # leaves ou
     (checks.leave_one_out_precision, _equal_to_self_left_out, "duplicate rows.*by its index"),
 ])
 @pytest.mark.parametrize("seed", range(3))
+
+
 def test_ties_and_duplicates_are_not_dropped(check, answer, match, seed):
     with pytest.raises(CheckFailed, match=match):
         check(answer, seed=seed)

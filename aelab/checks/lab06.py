@@ -452,7 +452,8 @@ def auroc_from_errors(student_fn: Callable, *, seed: int = 0) -> None:
                     if abs(got - (1 - ref)) < 1e-6 else
                     " Ties are counted as losses: a tie between an anomaly and a normal image must count half."
                     if abs(got - _mann_whitney(normal_np, anomaly_np, 0.0)) < 1e-6 else
-                    " Ties are counted as wins (>=): a tie between an anomaly and a normal image must count half."
+                    " Ties are counted as wins (>=, or ranks that do not average ties, e.g. argsort twice): a tie "
+                    "between an anomaly and a normal image must count half."
                     if abs(got - _mann_whitney(normal_np, anomaly_np, 1.0)) < 1e-6 else
                     " Divide by the number of (anomaly, normal) pairs, len(anomaly) × len(normal)."
                     if abs(got * len(normal) * len(anomaly) - ref * len(normal) * len(anomaly)) > 1e-6
