@@ -80,7 +80,7 @@ def _num(v) -> str:
 
 
 def _mode(report: dict) -> str:
-    return ("quick mode (sizes shrunk; claims needing full training skipped)" if report.get("quick")
+    return ("quick mode: sizes shrunk, claims needing full training skipped" if report.get("quick")
             else "full mode")
 
 
@@ -117,9 +117,10 @@ def index_page(report: dict, published: list[dict], by_rel: dict) -> str:
     """
     lines = ["# Autoencoders: lectures and labs", "",
              "Lectures and labs on autoencoders with PyTorch: PCA as a linear autoencoder, deep, regularized and "
-             "convolutional autoencoders, pretraining, generation and variational autoencoders. Each lecture is "
-             "followed by its lab. Every sentence of a lecture that states a number is checked by the code that "
-             "computed it.", ""]
+             "convolutional autoencoders, pretraining, generation and variational autoencoders, then sparse "
+             "autoencoders as a tool for interpretability and masked and vector-quantized autoencoders. Each "
+             "lecture is followed by its lab. Each claim a lecture makes about its numbers is checked, when the "
+             "notebook runs, by the code that computed them.", ""]
     lines.append(_stopped_banner(report))
     lines += ["## How to start", "",
               "1. Read a lecture here, or run it yourself: get the course folder, then run `bash scripts/setup.sh` "
