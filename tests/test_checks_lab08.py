@@ -638,7 +638,8 @@ TOPK_HINTS = dict(abs="absolute value", sort_k_minus_1="kept 2 entries per input
                   sort_k_plus_1="kept 4 entries per input instead of k = 3",
                   strict_threshold="kept 2 entries per input instead of k = 3", dense_relu="a plain ReLU",
                   mask="0/1 MASK", bool_mask="0/1 MASK", indices="INDICES", in_place="changed its input pre in place",
-                  softmax="softmax", dim0="each COLUMN", detach="no gradient flows back", no_grad="no gradient flows back",
+                  softmax="softmax", dim0="each COLUMN", detach="no gradient flows back",
+                  no_grad="no gradient flows back",
                   float32="torch.float32 for a torch.float64 pre", smallest="SMALLEST", packed="wrong positions")
 SAE_HINTS = dict(mean_over_dims="averaged the squared error over the D dimensions", squared_norms="SQUARED column",
                  no_relu="there is no ReLU", signed_pre="on the pre-activations \\(signed",
@@ -651,7 +652,8 @@ SAE_HINTS = dict(mean_over_dims="averaged the squared error over the D dimension
 MMCS_HINTS = dict(only_learned="only the learned columns", only_true="only the true columns", argmax="INDICES",
                   median="median", first_columns="only the first columns", rows_normalized="ROWS",
                   diagonal="paired true column f with learned column f", global_max="single largest cosine",
-                  mean_all="averaged every cosine", sum="summed over the true directions", squared="squared the cosines",
+                  mean_all="averaged every cosine", sum="summed over the true directions",
+                  squared="squared the cosines",
                   frobenius="Frobenius", cosine_similarity_swapped="maximum over the true directions")
 DEAD_HINTS = dict(count="NUMBER of dead latents", any_zero="0 on ANY input", isclose="threshold",
                   mean_threshold="threshold", bool_mask="dead MASK", firing_rate="one value per latent",

@@ -117,7 +117,8 @@ def topk_activation_check(student_fn: Callable, *, seed: int = 0) -> None:
             out = call(pre, k, case=label)
         _unchanged(ex, before, pre.detach(), "pre", label)
         n, latents = pre.shape
-        if isinstance(out, torch.Tensor) and not out.is_floating_point() and k != latents and tuple(out.shape) == (n, k):
+        if isinstance(out, torch.Tensor) and not out.is_floating_point() and k != latents \
+                and tuple(out.shape) == (n, k):
             raise _fail(ex, f"the TopK activation should have shape {(n, latents)}, yours has {(n, k)} integers on "
                             f"{label}: you returned the INDICES of the top k; return the code itself, the (N, L) "
                             "tensor holding the kept values at those positions.")
@@ -166,11 +167,6 @@ def topk_activation_check(student_fn: Callable, *, seed: int = 0) -> None:
     _praise(ex, "exactly the k largest per input, negatives zeroed, float32 and float64, gradients flow", len(cases))
 
 
-def _sae_parts(x, w_e, b_e, w_d, b_d):
-    f = ((x - b_d) @ w_e.T + b_e).clamp_min(0)
-    return f, f @ w_d.T + b_d
-
-
 def _name_mistake(got: float, candidates: list, close: Callable) -> str | None:
     """The hint of the one mistake whose value ``got`` matches, or None (no match, or several hints match).
 
@@ -205,9 +201,9 @@ def _sae_ref(x, w_e, b_e, w_d, b_d, l1, *, center=True, weight="columns", on_pre
 
 
 _SAE_MISTAKES = [
-    (dict(weight="none"), "the L1 is not weighted by the decoder norms: without it, shrinking a latent by c and growing "
-                          "its decoder column by c lowers the penalty without changing x̂. Multiply each latent by the "
-                          "length of its decoder column, W_d.norm(dim=0)."),
+    (dict(weight="none"), "the L1 is not weighted by the decoder norms: without it, shrinking a latent by c and "
+                          "growing its decoder column by c lowers the penalty without changing x̂. Multiply each "
+                          "latent by the length of its decoder column, W_d.norm(dim=0)."),
     (dict(weight="rows"), "you weighted the L1 by the norms of W_d's rows; latent l's dictionary direction is the "
                           "COLUMN W_d[:, l]: use W_d.norm(dim=0)."),
     (dict(weight="squared"), "you weighted the L1 by the SQUARED column lengths (W_d ** 2).sum(0); the weight is the "
@@ -220,7 +216,8 @@ _SAE_MISTAKES = [
                             "penalize the latents f = ReLU(pre)."),
     (dict(relu=False, on_pre=True), "there is no ReLU: the latents are f = ReLU(W_e (x − b_d) + b_e), both in x̂ and "
                                     "in the penalty."),
-    (dict(center=False), "the encoder must see x − b_d (the decoder bias subtracted first): f = ReLU(W_e (x − b_d) + b_e)."),
+    (dict(center=False), "the encoder must see x − b_d (the decoder bias subtracted first): "
+                         "f = ReLU(W_e (x − b_d) + b_e)."),
     (dict(enc_bias=-1.0), "you subtracted the encoder bias b_e; it is added: f = ReLU(W_e (x − b_d) + b_e)."),
     (dict(dec_bias=False), "x̂ lacks the decoder bias: x̂ = W_d f + b_d (b_d is subtracted before the encoder and "
                            "added back after the decoder)."),
@@ -488,7 +485,8 @@ def dead_fraction_check(student_fn: Callable, *, seed: int = 0) -> None:
     tiny[:, 4:] = 0
     tiny[5, 4:7] = 1e-8                    # alive, barely
     cases = [("random sparse codes, N=40, L=16, 5 dead, 3 inputs with no active latent", zero_rows(sparse(40, 16, 5))),
-             ("float64, N=30, L=12, 7 dead, 3 inputs with no active latent", zero_rows(sparse(30, 12, 7, torch.float64))),
+             ("float64, N=30, L=12, 7 dead, 3 inputs with no active latent",
+              zero_rows(sparse(30, 12, 7, torch.float64))),
              ("codes where 3 latents are active only at 1e-8 (alive) and 5 are 0", tiny),
              ("a code with no dead latent, N=10, L=25", sparse(10, 25, 0))]
     rows_hint = "you looked at rows (inputs); latents are the columns: reduce over dim=0."
@@ -505,7 +503,8 @@ def dead_fraction_check(student_fn: Callable, *, seed: int = 0) -> None:
              (lambda z: (z == 0).all(0).double().sum() / z.shape[0],
               "you divided by the number of inputs N (codes.shape[0]); the fraction is over the L latents "
               "(codes.shape[1])."),
-             (lambda z: 100 * (z == 0).all(0).double().mean(), "you returned a percentage; return a fraction in [0, 1]."),
+             (lambda z: 100 * (z == 0).all(0).double().mean(),
+              "you returned a percentage; return a fraction in [0, 1]."),
              (lambda z: (z == 0).any(0).double().mean(),
               "you counted latents that are 0 on ANY input; a latent is dead when it is 0 on EVERY input: "
               "(codes == 0).all(dim=0)."),
@@ -524,10 +523,11 @@ def dead_fraction_check(student_fn: Callable, *, seed: int = 0) -> None:
             if torch.equal(values.bool(), dead) and bool(((values == 0) | (values == 1)).all()):
                 raise _fail(ex, f"on {label} you returned the per-latent dead MASK, shape {tuple(dead.shape)}; "
                                 "dead_fraction is one number: the mean of that mask (.float().mean()).")
-            raise _fail(ex, f"on {label} you returned one value per latent, shape {tuple(dead.shape)}; dead_fraction is "
-                            "ONE number: the fraction of latents (columns) that are exactly 0 on every input.")
+            raise _fail(ex, f"on {label} you returned one value per latent, shape {tuple(dead.shape)}; "
+                            "dead_fraction is ONE number: the fraction of latents (columns) that are exactly 0 on "
+                            "every input.")
         is_int = isinstance(out, (numbers.Integral, np.integer)) and not isinstance(out, (bool, np.bool_)) or \
-            isinstance(out, torch.Tensor) and out.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8) \
+            isinstance(out, torch.Tensor) and not out.is_floating_point() and out.dtype != torch.bool \
             or isinstance(out, np.ndarray) and np.issubdtype(out.dtype, np.integer)
         if isinstance(out, torch.Tensor) and out.numel() == 1 or isinstance(out, np.ndarray) and out.size == 1:
             out = out.item()
