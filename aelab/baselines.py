@@ -7,6 +7,8 @@ mean. Hinton & Salakhutdinov (2006) compare their deep autoencoder with PCA-30 o
 :func:`pca_reconstruct` so that every notebook computes that number the same way.
 :func:`fit_vocabulary` and :func:`tfidf_lsa` are lecture 06's text-retrieval baselines (bag of
 words, TF-IDF, latent semantic analysis), fitted on the training documents only.
+:func:`circle_denoiser_field` is the optimal denoiser's vector field for data on the unit circle
+(Tweedie's formula): the reference lecture and lab 03 hold a trained denoising autoencoder's field to.
 
 The retrieval and distance measures (:func:`cosine_neighbors`, :func:`precision_at_k`,
 :func:`retrieval_precision`, :func:`nearest_distance`) now live in :mod:`aelab.metrics`; they are
@@ -22,7 +24,7 @@ from . import _validation as check
 from .metrics import (MAX_BLOCK_ENTRIES, _as_rows, cosine_neighbors, nearest_distance,  # noqa: F401
                       precision_at_k, retrieval_precision)
 
-__all__ = ["fit_pca", "pca_reconstruct", "fit_vocabulary", "tfidf_lsa",
+__all__ = ["fit_pca", "pca_reconstruct", "fit_vocabulary", "tfidf_lsa", "circle_denoiser_field",
            # moved to aelab.metrics, re-exported for compatibility:
            "cosine_neighbors", "precision_at_k", "retrieval_precision", "nearest_distance"]
 
@@ -200,3 +202,54 @@ def tfidf_lsa(train_counts, query_counts, n_components: int | None = None, *, se
     svd = TruncatedSVD(n_components, random_state=check.seed(seed)).fit(train_tfidf)
     return (torch.from_numpy(svd.transform(train_tfidf)).float(),
             torch.from_numpy(svd.transform(query_tfidf)).float())
+
+
+def circle_denoiser_field(points: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The optimal denoiser's vector field ``E[x | x̃] − x̃`` for data uniform on the unit circle (lecture and lab 03).
+
+    With ``x`` uniform on the unit circle and ``x̃ = x + σ ε`` (``ε ~ N(0, I₂)``), the posterior of
+    ``x``'s angle given ``x̃`` is a von Mises distribution centred on ``x̃``'s angle with concentration
+    ``κ = |x̃| / σ²``, so
+
+        ``E[x | x̃] = (I₁(κ) / I₀(κ)) · x̃ / |x̃|``
+
+    (``I₀, I₁``: modified Bessel functions of the first kind, computed as ``scipy.special.i1e / i0e``,
+    which do not overflow). By Tweedie's formula this is also ``x̃ + σ² ∇ log p_σ(x̃)`` with
+    ``p_σ`` the circle smoothed by the noise: the output of the best possible denoising autoencoder
+    under squared error, for any σ (Vincent 2011; Alain & Bengio 2014). The returned arrows point
+    to the circle from outside and towards it from inside, with length ``|E[x | x̃] − x̃|``.
+
+    Parameters
+    ----------
+    points : torch.Tensor
+        ``(N, 2)`` float, the noisy inputs ``x̃``; none at the origin (the direction is undefined there).
+    sigma : float
+        Noise standard deviation σ > 0 (the training corruption's).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, 2)``, ``points``' dtype: ``E[x | x̃] − x̃`` (computed in float64).
+
+    Raises
+    ------
+    TypeError
+        If ``points`` is not a floating-point tensor.
+    ValueError
+        If ``points`` is not ``(N, 2)``, is not finite or has a point at the origin, or ``sigma`` is not > 0.
+    """
+    from scipy.special import i0e, i1e
+
+    check.tensor(points, "points", ndim=2, floating=True)
+    sigma = check.real(sigma, "sigma", low=0.0, low_open=True)
+    if points.shape[1] != 2:
+        raise ValueError(f"points must be (N, 2) points in the plane, got shape {tuple(points.shape)}")
+    x = points.detach().cpu().double()
+    if not torch.isfinite(x).all():
+        raise ValueError("points must be finite (no NaN or infinity)")
+    radius = x.norm(dim=1)
+    if (radius == 0).any():
+        raise ValueError("a point at the origin has no direction to the circle; leave the origin out of the grid")
+    kappa = (radius / sigma ** 2).numpy()
+    mean = torch.from_numpy(i1e(kappa) / i0e(kappa))[:, None] * x / radius[:, None]     # E[x | x̃], (N, 2)
+    return (mean - x).to(points.dtype)

@@ -283,3 +283,39 @@ def _counts():
 def test_retrieval_baselines_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- the optimal denoiser on the circle
+
+def test_circle_denoiser_field_equals_the_posterior_mean_by_quadrature():
+    import math
+
+    from aelab.baselines import circle_denoiser_field
+
+    points = torch.tensor([[0.3, 0.1], [1.1, -0.4], [0.0, 0.9], [-1.5, 0.2], [0.05, -0.02]])
+    theta = torch.linspace(0, 2 * math.pi, 20001, dtype=torch.float64)[:-1]
+    circle = torch.stack([theta.cos(), theta.sin()], 1)
+    for sigma in (0.1, 0.3, 1.0):
+        field = circle_denoiser_field(points, sigma)
+        assert field.dtype == torch.float32 and field.shape == (5, 2)
+        for p, f in zip(points.double(), field.double()):
+            logw = -((p - circle) ** 2).sum(1) / (2 * sigma ** 2)
+            w = (logw - logw.max()).exp()
+            posterior_mean = (w[:, None] * circle).sum(0) / w.sum()
+            torch.testing.assert_close(f, posterior_mean - p, atol=1e-6, rtol=0)
+    # small noise: from far outside, the optimal arrow lands (almost) on the circle
+    far = circle_denoiser_field(torch.tensor([[3.0, 4.0]]), 0.01)
+    torch.testing.assert_close(far, torch.tensor([[0.6 - 3.0, 0.8 - 4.0]]), atol=1e-4, rtol=0)
+
+
+def test_circle_denoiser_field_rejects_bad_input():
+    from aelab.baselines import circle_denoiser_field
+
+    with pytest.raises(ValueError, match="origin"):
+        circle_denoiser_field(torch.tensor([[0.0, 0.0], [1.0, 0.0]]), 0.1)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        circle_denoiser_field(torch.zeros(3, 3) + 1, 0.1)
+    with pytest.raises(ValueError, match="sigma"):
+        circle_denoiser_field(torch.ones(3, 2), 0.0)
+    with pytest.raises(TypeError):
+        circle_denoiser_field(torch.ones(3, 2, dtype=torch.long), 0.1)
