@@ -819,43 +819,28 @@ TFIDF_HINTS = dict(stacked="training and query documents together", raw="raw wor
                    svds_unsorted="increasing order of singular value")
 
 
-@pytest.mark.parametrize("name", sorted(MOSAIC_WRONG))
+# (check, wrong answers, their hints, the check's generic hint) per exercise: each named mistake gets its own hint
+NAMED = {"grid_mosaic": (checks.grid_mosaic, MOSAIC_WRONG, MOSAIC_HINTS, "wrong pixels"),
+         "tfidf_svd_codes": (checks.tfidf_svd_codes, TFIDF_WRONG, TFIDF_HINTS,
+                             "transform both sets with those two fitted objects")}
+RIGHT = {"grid_mosaic": (checks.grid_mosaic, MOSAIC_RIGHT), "tfidf_svd_codes": (checks.tfidf_svd_codes, TFIDF_RIGHT)}
+
+
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, (_, wrong, _, _) in NAMED.items() for n in sorted(wrong)])
 @pytest.mark.parametrize("seed", range(3))
-
-
-def test_grid_mosaic_names_each_mistake(name, seed):
-    with pytest.raises(CheckFailed, match=MOSAIC_HINTS[name]) as info:
-        checks.grid_mosaic(MOSAIC_WRONG[name], seed=seed)
+def test_each_wrong_answer_gets_its_own_hint(exercise, name, seed):
+    check, wrong, hints, generic = NAMED[exercise]
+    with pytest.raises(CheckFailed, match=hints[name]) as info:
+        check(wrong[name], seed=seed)
     assert not isinstance(info.value, ExerciseNotDone)
-    assert "wrong pixels" not in str(info.value)                      # the generic hint never fires for these
+    assert generic not in str(info.value)                              # the generic hint never fires for these
 
 
-@pytest.mark.parametrize("name", sorted(MOSAIC_RIGHT))
+@pytest.mark.parametrize("exercise, name", [(e, n) for e, (_, right) in RIGHT.items() for n in sorted(right)])
 @pytest.mark.parametrize("seed", range(4))
-
-
-def test_grid_mosaic_accepts_other_styles(name, seed, capsys):
-    checks.grid_mosaic(MOSAIC_RIGHT[name], seed=seed)
-    assert "✔" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", sorted(TFIDF_WRONG))
-@pytest.mark.parametrize("seed", range(3))
-
-
-def test_tfidf_svd_names_each_mistake(name, seed):
-    with pytest.raises(CheckFailed, match=TFIDF_HINTS[name]) as info:
-        checks.tfidf_svd_codes(TFIDF_WRONG[name], seed=seed)
-    assert not isinstance(info.value, ExerciseNotDone)
-    assert "transform both sets with those two fitted objects" not in str(info.value)   # not the generic hint
-
-
-@pytest.mark.parametrize("name", sorted(TFIDF_RIGHT))
-@pytest.mark.parametrize("seed", range(4))
-
-
-def test_tfidf_svd_accepts_other_styles(name, seed, capsys):
-    checks.tfidf_svd_codes(TFIDF_RIGHT[name], seed=seed)
+def test_other_right_styles_pass(exercise, name, seed, capsys):
+    check, right = RIGHT[exercise]
+    check(right[name], seed=seed)
     assert "✔" in capsys.readouterr().out
 
 
@@ -893,8 +878,6 @@ def _equal_to_self_left_out(codes, labels, k):
     (checks.leave_one_out_precision, _equal_to_self_left_out, "duplicate rows.*by its index"),
 ])
 @pytest.mark.parametrize("seed", range(3))
-
-
 def test_ties_and_duplicates_are_not_dropped(check, answer, match, seed):
     with pytest.raises(CheckFailed, match=match):
         check(answer, seed=seed)
