@@ -393,7 +393,8 @@ def _similarity_blocks(q, db_t, block: int):
         yield start, (torch.from_numpy((qb @ db_t).toarray()) if sp.issparse(qb) else qb @ db_t)
 
 
-def _retrieved_relevant(sim: torch.Tensor, same: torch.Tensor, ks: np.ndarray, ties: str, tol: float):
+def _retrieved_relevant(sim: torch.Tensor, same: torch.Tensor, ks: np.ndarray, ties: str, tol: float,
+                        want_tied: bool = True):
     """Relevant rows among each query's top ``k``, ``(b, len(ks))`` float64, and whether the k-th place is tied.
 
     ``ties="arbitrary"``: the top k of ``torch.topk`` (equal similarities in whatever order it returns).
@@ -404,17 +405,19 @@ def _retrieved_relevant(sim: torch.Tensor, same: torch.Tensor, ks: np.ndarray, t
     m, kmax = sim.shape[1], int(ks.max())
     top = sim.topk(kmax, dim=1) if kmax < m else sim.sort(dim=1, descending=True)
     found = torch.empty(len(sim), len(ks), dtype=torch.float64)
-    tied = torch.empty(len(sim), len(ks), dtype=torch.bool)
+    tied = torch.zeros(len(sim), len(ks), dtype=torch.bool)         # left False unless want_tied
     if ties == "arbitrary":
         hits = same.gather(1, top.indices).double().cumsum(1)                            # (b, kmax)
     for j, k in enumerate(ks.tolist()):
+        if ties == "arbitrary":
+            found[:, j] = hits[:, k - 1]
+            if not want_tied:
+                continue
         cut = top.values[:, k - 1:k]                                                     # (b, 1) k-th similarity
         tie = (sim - cut).abs() <= tol
         n_tie = tie.sum(1)
         tied[:, j] = n_tie > 1
-        if ties == "arbitrary":
-            found[:, j] = hits[:, k - 1]
-        else:
+        if ties == "expected":
             above = sim > cut + tol
             n_above = above.sum(1).double()
             found[:, j] = ((above & same).sum(1).double()
@@ -471,7 +474,7 @@ def retrieval_precision(query, database, query_labels: torch.Tensor, database_la
         ``k`` out of range, ``block < 1``, an unknown ``ties`` or a negative ``tol``.
     """
     found, _, relevant_total = _retrieval_counts(query, database, query_labels, database_labels, ks,
-                                                 block=block, ties=ties, tol=tol)
+                                                 block=block, ties=ties, tol=tol, want_tied=False)
     ks_t = torch.as_tensor(np.asarray(ks), dtype=torch.float64)
     precision = (found / ks_t).mean(0)
     recall = (found / relevant_total[:, None].clamp(min=1)).mean(0)
@@ -511,7 +514,7 @@ def retrieval_precision_per_query(query, database, query_labels: torch.Tensor, d
     return found[:, 0] / k, tied[:, 0]
 
 
-def _retrieval_counts(query, database, query_labels, database_labels, ks, *, block, ties, tol):
+def _retrieval_counts(query, database, query_labels, database_labels, ks, *, block, ties, tol, want_tied=True):
     """``(Q, len(ks))`` relevant retrieved (float64), ``(Q, len(ks))`` tied flags, ``(Q,)`` relevant in total."""
     ties = check.choice(ties, "ties", TIE_RULES)
     tol = check.real(tol, "tol", low=0.0)
@@ -524,7 +527,7 @@ def _retrieval_counts(query, database, query_labels, database_labels, ks, *, blo
     found, tied = [], []
     for start, sim in _similarity_blocks(q, db_t, _block(block, m)):
         same = dby[None, :] == qy[start:start + len(sim), None]                          # (b, M) relevant
-        f, t = _retrieved_relevant(sim, same, ks, ties, tol)
+        f, t = _retrieved_relevant(sim, same, ks, ties, tol, want_tied)
         found.append(f)
         tied.append(t)
     return torch.cat(found), torch.cat(tied), relevant_total
