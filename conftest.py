@@ -7,12 +7,33 @@ Export ``AELAB_QUICK=0`` to run them at full size.
 ``slow`` marks what executes notebooks (every nbval item, and tests marked ``@pytest.mark.slow``
 that run ``aelab build`` or train for many seconds). The README's test command runs everything;
 ``pytest -m "not slow"`` is the fast inner loop (about a minute).
+
+The suite runs in parallel (pyproject's ``addopts``: pytest-xdist, ``-n auto --maxprocesses 4
+--dist loadfile``): one worker per physical core, at most four, each file on one worker, so a
+notebook's cells run in order in one kernel and a module's fixtures are built once. Each worker
+gives PyTorch (and the kernels and builds it starts, which inherit its environment) its share of
+the cores, ``OMP_NUM_THREADS`` = cores // workers: two workers with two threads each on two cores
+would be several times slower than one thread each. ``-n 0`` runs everything in one process.
 """
 
 import os
 
 os.environ.setdefault("AELAB_QUICK", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # set before torch is imported, so its thread pool sees it
+    _workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    _threads = str(max(1, _cores() // _workers))
+    os.environ.setdefault("OMP_NUM_THREADS", _threads)
+    os.environ.setdefault("MKL_NUM_THREADS", _threads)
 
 
 def pytest_collection_modifyitems(config, items):

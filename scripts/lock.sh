@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 UV=${UV:-$(command -v uv || echo .venv/bin/uv)}
+# Start from the current lock: uv keeps the versions already pinned (its output file is its preference),
+# so adding one dependency adds it and what it needs without moving every other package forward.
+cp requirements.lock requirements.lock.new
 "$UV" pip compile pyproject.toml --extra test --constraint constraints.txt --universal --python-version 3.10 \
   --no-header --quiet --output-file requirements.lock.new "$@"
 {

@@ -402,3 +402,13 @@ def test_docstrings_cite_no_design_document_outside_the_repository(rel):
     text = (ROOT / rel).read_text(encoding="utf-8")
     assert "DESIGN.md" not in text or (ROOT / "DESIGN.md").exists(), \
         f"{rel} cites DESIGN.md, which is not in the repository: cite docs/architecture.md (or say it in place)"
+
+
+def test_each_parallel_worker_gives_torch_its_share_of_the_cores():
+    """conftest.py: under pytest-xdist each worker sets OMP_NUM_THREADS (cores // workers) before torch starts."""
+    import torch
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("runs only under pytest-xdist (the default addopts)")
+    threads = int(os.environ["OMP_NUM_THREADS"])
+    assert threads >= 1 and torch.get_num_threads() == threads
