@@ -413,15 +413,20 @@ def _retrieved_relevant(sim: torch.Tensor, same: torch.Tensor, ks: np.ndarray, t
             found[:, j] = hits[:, k - 1]
             if not want_tied:
                 continue
+        # Few (b, M) temporaries at once (lecture 06: b x 72,716): the difference is reused in place, and
+        # count_nonzero counts a boolean mask without the int64 copy that .sum() makes of it.
         cut = top.values[:, k - 1:k]                                                     # (b, 1) k-th similarity
-        tie = (sim - cut).abs() <= tol
-        n_tie = tie.sum(1)
+        gap = sim - cut
+        tie = gap.abs_() <= tol
+        del gap
+        n_tie = torch.count_nonzero(tie, dim=1)
         tied[:, j] = n_tie > 1
         if ties == "expected":
             above = sim > cut + tol
-            n_above = above.sum(1).double()
-            found[:, j] = ((above & same).sum(1).double()
-                           + (k - n_above) * (tie & same).sum(1).double() / n_tie.double())
+            n_above = torch.count_nonzero(above, dim=1).double()
+            found[:, j] = (torch.count_nonzero(above.logical_and_(same), dim=1).double()
+                           + (k - n_above) * torch.count_nonzero(tie.logical_and_(same), dim=1).double()
+                           / n_tie.double())
     return found, tied
 
 
