@@ -24,8 +24,9 @@ def run_build(root: Path, *, quick: bool, zoo: bool = False, timeout: int = 3600
     -------
     dict
         ``{"mode", "seconds", "returncode", "notebooks": [{"path", "status", "seconds", "cpu_seconds",
-        "peak_rss_mb"}], "stderr_tail"}`` (the kernel's CPU seconds and peak resident memory in MB, as
-        ``report.json`` gives them);
+        "peak_rss_mb", "reference_seconds", "machine_gflops"}], "stderr_tail"}`` (the kernel's CPU seconds,
+        peak resident memory in MB, and the run time scaled to the reference machine speed with the
+        speed measured around the notebook, as ``report.json`` gives them);
         ``notebooks`` is empty when no report was written (e.g. no notebooks exist yet).
     """
     root = Path(root).resolve()
@@ -49,7 +50,8 @@ def run_build(root: Path, *, quick: bool, zoo: bool = False, timeout: int = 3600
         if report.exists():
             data = json.loads(report.read_text(encoding="utf-8"))
             notebooks = [{"path": n["path"], "status": n["status"], "seconds": n["seconds"],
-                          "cpu_seconds": n.get("cpu_seconds"), "peak_rss_mb": n.get("peak_rss_mb")}
+                          "cpu_seconds": n.get("cpu_seconds"), "peak_rss_mb": n.get("peak_rss_mb"),
+                          "reference_seconds": n.get("reference_seconds"), "machine_gflops": n.get("machine_gflops")}
                          for n in data.get("notebooks", [])]
     return {"mode": "quick" if quick else "full", "zoo": zoo, "seconds": seconds, "returncode": rc,
             "notebooks": notebooks, "stderr_tail": "\n".join(str(err).splitlines()[-30:])}

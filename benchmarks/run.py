@@ -166,9 +166,15 @@ def targets(throughput: list[dict], latency: list[dict], builds: list[dict]) -> 
                         "measured": f"{b['seconds']:.0f} s, {len(b['notebooks'])} notebooks, exit {b['returncode']}",
                         "met": b["seconds"] <= TARGET_FULL_BUILD_S and b["returncode"] == 0})
             for n in b["notebooks"]:
-                out.append({"target": f"{n['path']} in full mode ≤ {TARGET_NOTEBOOK_FULL_S:g} s",
-                            "measured": f"{n['seconds']:.0f} s ({n['status']})",
-                            "met": n["seconds"] <= TARGET_NOTEBOOK_FULL_S and n["status"] == "ok"})
+                # judged at the reference speed where the build measured the machine's (aelab.tools.build)
+                ref = n.get("reference_seconds")
+                judged = ref if ref is not None else n["seconds"]
+                out.append({"target": f"{n['path']} in full mode ≤ {TARGET_NOTEBOOK_FULL_S:g} s"
+                                      + (" at reference speed" if ref is not None else ""),
+                            "measured": f"{n['seconds']:.0f} s ({n['status']})"
+                                        + (f", {ref:.0f} s at reference speed ({n['machine_gflops']:.0f} GFLOP/s "
+                                           "measured)" if ref is not None else ""),
+                            "met": judged <= TARGET_NOTEBOOK_FULL_S and n["status"] == "ok"})
                 if n.get("peak_rss_mb") is not None:
                     out.append({"target": f"{n['path']} in full mode: peak memory ≤ {TARGET_NOTEBOOK_MB:g} MB",
                                 "measured": f"{n['peak_rss_mb']:.0f} MB",
@@ -228,7 +234,9 @@ def format_table(report: dict) -> str:
                          if b.get("other_processes_cpu") is not None else "")]
         for n in b["notebooks"]:
             extra = "".join(f"  {n[key]:>{width}.0f} {unit}" for key, width, unit in
-                            (("cpu_seconds", 6, "CPU-s"), ("peak_rss_mb", 5, "MB")) if n.get(key) is not None)
+                            (("cpu_seconds", 6, "CPU-s"), ("peak_rss_mb", 5, "MB"),
+                             ("reference_seconds", 6, "s at reference speed"), ("machine_gflops", 4, "GFLOP/s"))
+                            if n.get(key) is not None)
             lines.append(f"  {n['path']:<50} {n['seconds']:>7.1f} s{extra}  {n['status']}")
         if not b["notebooks"]:
             lines.append(f"  (no notebooks ran) {b['stderr_tail']}")

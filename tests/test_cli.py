@@ -517,8 +517,19 @@ def test_report_measures_each_kernels_memory_and_cpu_time(failing_build):
     for nb in report["notebooks"]:
         assert 20 < nb["peak_rss_mb"] < 20_000, nb  # a Python kernel holds tens of MiB at least
         assert 0 < nb["cpu_seconds"] < 600, nb
+        assert 1 < nb["machine_gflops"] < 100_000, nb  # the matmul speed measured around the notebook
+        assert nb["reference_seconds"] == pytest.approx(nb["seconds"] * nb["machine_gflops"] / build_mod.REFERENCE_GFLOPS)
     report_page = (out / "build-report.html").read_text(encoding="utf-8")
     assert "peak memory" in report_page and " MiB" in report_page
+    assert "at reference speed" in report_page and "GFLOP/s)" in report_page
+
+
+def test_a_notebook_without_a_speed_measurement_has_no_reference_time():
+    r = NotebookResult(path="lectures/01_a.ipynb", seconds=100.0)
+    assert r.reference_seconds is None
+    r.machine_gflops = 50.0                     # a machine at a quarter of the reference speed
+    assert r.reference_seconds == pytest.approx(25.0)
+    assert build_mod.machine_speed(n=256, repeats=1) > 0
 
 
 def _widget_state(**models):

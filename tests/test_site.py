@@ -119,12 +119,14 @@ def test_build_report_page_and_index_from_report_json():
     e = site.CourseEntry("lectures/01_a.ipynb", "01", "lecture", "Lecture 01 — A", "You will see: x.", 30)
     r = {"path": e.rel, "status": "timeout", "seconds": 3.0, "error": "cell ran past 9 s", "failed_cell": 2,
          "failed_cell_source": "train()", "claims": [{"text": "a | b", "status": "held", "detail": "1 < 2"}],
-         "records": [], "html": "lectures/01_a.html", "peak_rss_mb": 412.0, "cpu_seconds": 7.0}
+         "records": [], "html": "lectures/01_a.html", "peak_rss_mb": 412.0, "cpu_seconds": 7.0,
+         "reference_seconds": 6.0, "machine_gflops": 400.0}
     report = {"quick": True, "seconds": 5.0, "timeout": 9, "notebooks": [r], "claims": {"held": 1},
               "interrupted": True, "signal": "SIGINT", "not_run": ["lectures/02_b.ipynb"]}
     published = [{"rel": e.rel, "kind": "lecture", "entry": e, "result": r}]
     page = site_pages.build_report_page(report, published)
-    assert "412 MiB" in page and "timeout at cell 2 (`train()`): cell ran past 9 s" in page
+    assert "412 MiB" in page and "| 6 s (400 GFLOP/s) |" in page and "*At reference speed*" in page
+    assert "timeout at cell 2 (`train()`): cell ran past 9 s" in page
     assert "a \\| b" in page and "lectures/02_b.ipynb` | not run" in page and "SIGINT" in page
     broken = site.CourseEntry("lectures/03_broken.ipynb", "03", "lecture", "03 broken", "")
     published.append({"rel": None, "kind": "lecture", "entry": broken, "result": None})

@@ -75,6 +75,12 @@ TEMPLATE_DIR = Path(__file__).with_name("templates")
 INDEX_TEMPLATE = "index.html.j2"
 
 # CSI sequences (colours, cursor moves: ESC [ ... final byte) and two-byte escapes (ESC + one char)
+#: Two quiet cores of the course's reference machine multiply 2048 x 2048 float32 matrices at about
+#: this rate (benchmarks/RESULTS.md: 181-204 GFLOP/s). A notebook's ``reference_seconds`` is its
+#: wall time scaled by the speed :func:`machine_speed` measured around it: shared machines slow down
+#: by up to 3x within an hour, and the 4-minute budget is judged at the reference speed.
+REFERENCE_GFLOPS = 200.0
+
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
@@ -137,7 +143,9 @@ class NotebookResult:
     ``peak_rss_mb`` is the kernel's peak resident memory in MiB (Linux's ``VmHWM``; elsewhere the
     resident memory at the end) and ``cpu_seconds`` the CPU time of the kernel and its children
     (user + system), both measured just before the kernel shuts down: what one student's
-    notebook costs a shared hub.
+    notebook costs a shared hub. ``machine_gflops`` is :func:`machine_speed` measured just
+    before and just after the notebook (their mean), and :attr:`reference_seconds` the run time
+    scaled to :data:`REFERENCE_GFLOPS`.
     """
 
     path: str
@@ -151,6 +159,14 @@ class NotebookResult:
     html: str = ""
     peak_rss_mb: float | None = None
     cpu_seconds: float | None = None
+    machine_gflops: float | None = None
+
+    @property
+    def reference_seconds(self) -> float | None:
+        """The run time at the reference speed (``seconds * machine_gflops / REFERENCE_GFLOPS``), or ``None``."""
+        if not self.machine_gflops:
+            return None
+        return self.seconds * self.machine_gflops / REFERENCE_GFLOPS
 
     @property
     def where(self) -> str:
@@ -205,7 +221,7 @@ class BuildReport:
             "stopped": self.stopped,
             "seed": self.seed,
             "not_run": list(self.not_run),
-            "notebooks": [asdict(r) for r in self.notebooks],
+            "notebooks": [{**asdict(r), "reference_seconds": r.reference_seconds} for r in self.notebooks],
             "claims": self.claims,
         }
 
@@ -499,6 +515,29 @@ class _Running:
     cpu_seconds: float | None = None
 
 
+def machine_speed(n: int = 2048, repeats: int = 2) -> float | None:
+    """How fast this machine is right now: GFLOP/s of an ``n`` x ``n`` float32 matrix product.
+
+    Runs on torch's threads (the notebooks' own setting), best of ``repeats`` after one warm-up
+    product; about half a second on two quiet cores. Used to put run times measured on a shared,
+    noisy machine on one scale (:data:`REFERENCE_GFLOPS`). Returns ``None`` if torch is missing
+    or the product fails (e.g. out of memory): the run times are then reported unscaled.
+    """
+    try:
+        import torch
+
+        a = torch.rand(n, n, generator=torch.Generator().manual_seed(0))
+        a @ a
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - start)
+        return 2 * n ** 3 / best / 1e9
+    except Exception:  # no torch, no memory: the figure stays unknown
+        return None
+
+
 def _measure_kernel(running: _Running) -> None:
     """Record the kernel process's peak memory and CPU time in ``running`` (best effort)."""
     if not running.pgid:
@@ -771,7 +810,8 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
     for r in report.notebooks:
         notebooks.append({"path": r.path, "html": r.html, "status": r.status, "seconds": r.seconds, "where": r.where,
                           "error": r.error, "counts": r.claim_counts(), "n_claims": len(r.claims),
-                          "anchor": _anchor(r.path), "peak_rss_mb": r.peak_rss_mb, "cpu_seconds": r.cpu_seconds})
+                          "anchor": _anchor(r.path), "peak_rss_mb": r.peak_rss_mb, "cpu_seconds": r.cpu_seconds,
+                          "reference_seconds": r.reference_seconds, "machine_gflops": r.machine_gflops})
     if entries is None:
         entries = [site.entry_from_name(r.path) for r in report.notebooks]
     course = _course_rows(entries, {r.path: r for r in report.notebooks})
@@ -781,6 +821,7 @@ def render_index(report: BuildReport, *, queued: list[str] | None = None,
         in_progress=queued is not None, queued=list(queued or []), mode=_mode(report), seconds=report.seconds,
         timeout=report.timeout, interrupted=report.interrupted or report.stopped, not_run=list(report.not_run),
         counts=report.claims, notebooks=notebooks, claims=claims, course=course, peak_mb=max(peaks, default=None),
+        reference_gflops=f"{REFERENCE_GFLOPS:.0f}",
     )
 
 
@@ -878,9 +919,14 @@ def build(root: str | Path, out: str | Path, *, quick: bool, timeout: int = 1800
         with _Signals().installed() as signals:
             bar = tqdm(notebooks, desc="aelab build", unit="notebook", disable=not progress, file=sys.stderr)
             try:
+                speed = machine_speed()
                 for path, rel in zip(bar, rels):
                     bar.set_postfix_str(rel)
                     r = _run_one(path, rel, root, out, quick=quick, timeout=timeout, nav=nav[rel], seed=seed)
+                    after = machine_speed()
+                    if speed is not None and after is not None:
+                        r.machine_gflops = (speed + after) / 2
+                    speed = after
                     report.notebooks.append(r)
                     if progress:
                         c = r.claim_counts()

@@ -270,8 +270,12 @@ def build_report_page(report: dict, published: list[dict]) -> str:
     if peaks:
         lines.append(f"The most memory one notebook's kernel used: **{max(peaks):.0f} MiB** (set a shared hub's "
                      "per-student memory limit above it).")
-    lines += ["", "| notebook | status | run time | peak memory | CPU time | claims held | skipped | failed |",
-              "|---|---|--:|--:|--:|--:|--:|--:|"]
+    if any(r.get("reference_seconds") is not None for r in nbs):
+        lines.append("*At reference speed*: the run time scaled by how fast the machine multiplied 2048 × 2048 "
+                     "float32 matrices just before and after the notebook, against a quiet two-core machine's "
+                     "200 GFLOP/s (shared machines slow down by up to three times within an hour).")
+    lines += ["", "| notebook | status | run time | peak memory | CPU time | at reference speed | claims held | "
+              "skipped | failed |", "|---|---|--:|--:|--:|--:|--:|--:|--:|"]
     for r in nbs:
         c = {s: sum(x.get("status") == s for x in r.get("claims", [])) for s in _CLAIM}
         p = pages.get(r["path"])
@@ -282,10 +286,12 @@ def build_report_page(report: dict, published: list[dict]) -> str:
             if problem else ""
         mem = f"{r['peak_rss_mb']:.0f} MiB" if r.get("peak_rss_mb") is not None else ""
         cpu = f"{r['cpu_seconds']:.0f} s" if r.get("cpu_seconds") is not None else ""
-        lines.append(f"| {name} | {_cell(status)} | {r.get('seconds', 0):.1f} s | {mem} | {cpu} | "
+        ref = (f"{r['reference_seconds']:.0f} s ({r['machine_gflops']:.0f} GFLOP/s)"
+               if r.get("reference_seconds") is not None and r.get("machine_gflops") else "")
+        lines.append(f"| {name} | {_cell(status)} | {r.get('seconds', 0):.1f} s | {mem} | {cpu} | {ref} | "
                      f"{c['held']}/{len(r.get('claims', []))} | {c['skipped']} | {c['failed']} |")
     for path in report.get("not_run", []):
-        lines.append(f"| `{path}` | not run | | | | | | |")
+        lines.append(f"| `{path}` | not run | | | | | | | |")
     lines += ["", "## Claims", ""]
     any_claims = False
     for r in nbs:
