@@ -162,9 +162,14 @@ def targets(throughput: list[dict], latency: list[dict], builds: list[dict]) -> 
                         "measured": f"{b['seconds']:.0f} s, {len(b['notebooks'])} notebooks, exit {b['returncode']}",
                         "met": b["seconds"] <= TARGET_QUICK_BUILD_S and b["returncode"] == 0})
         else:
-            out.append({"target": f"aelab build (full mode) ≤ {TARGET_FULL_BUILD_S:g} s",
-                        "measured": f"{b['seconds']:.0f} s, {len(b['notebooks'])} notebooks, exit {b['returncode']}",
-                        "met": b["seconds"] <= TARGET_FULL_BUILD_S and b["returncode"] == 0})
+            refs = [n.get("reference_seconds") for n in b["notebooks"]]
+            at_ref = sum(refs) if refs and None not in refs else None
+            out.append({"target": f"aelab build (full mode) ≤ {TARGET_FULL_BUILD_S:g} s"
+                                  + (" at reference speed" if at_ref is not None else ""),
+                        "measured": f"{b['seconds']:.0f} s, {len(b['notebooks'])} notebooks, exit {b['returncode']}"
+                                    + (f"; {at_ref:.0f} s at reference speed" if at_ref is not None else ""),
+                        "met": (at_ref if at_ref is not None else b["seconds"]) <= TARGET_FULL_BUILD_S
+                               and b["returncode"] == 0})
             for n in b["notebooks"]:
                 # judged at the reference speed where the build measured the machine's (aelab.tools.build)
                 ref = n.get("reference_seconds")

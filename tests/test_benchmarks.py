@@ -115,6 +115,21 @@ def test_targets_and_table():
     assert "textbook" in table and "4.00" in table and "40%" in table and "lectures/01.ipynb" in table
 
 
+def test_full_build_targets_are_judged_at_reference_speed_when_the_build_measured_it():
+    slow = {"path": "lectures/02.ipynb", "status": "ok", "seconds": 400.0, "reference_seconds": 130.0,
+            "machine_gflops": 65.0}
+    unscaled = {"path": "lectures/03.ipynb", "status": "ok", "seconds": 300.0}
+    build = {"mode": "full", "zoo": False, "seconds": 700.0, "returncode": 0, "stderr_tail": "", "notebooks": [slow]}
+    met = {x["target"]: x for x in run.targets([], [], [build])}
+    row = met["lectures/02.ipynb in full mode ≤ 240 s at reference speed"]
+    assert row["met"] is True and "130 s at reference speed (65 GFLOP/s measured)" in row["measured"]
+    assert met["aelab build (full mode) ≤ 1200 s at reference speed"]["met"] is True
+    build["notebooks"] = [slow, unscaled]          # one notebook without a speed: judged on raw seconds
+    met = {x["target"]: x["met"] for x in run.targets([], [], [build])}
+    assert met["lectures/03.ipynb in full mode ≤ 240 s"] is False
+    assert met["aelab build (full mode) ≤ 1200 s"] is True   # 700 s raw
+
+
 def test_main_writes_json(tmp_path, capsys):
     out = tmp_path / "r.json"
     assert run.main(["--no-throughput", "--no-modern", "--latency-calls", "2", "--json", str(out)]) == 0
