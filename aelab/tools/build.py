@@ -74,13 +74,13 @@ CLAIM_STATUSES = ("held", "failed", "skipped")
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 INDEX_TEMPLATE = "index.html.j2"
 
-# CSI sequences (colours, cursor moves: ESC [ ... final byte) and two-byte escapes (ESC + one char)
 #: Two quiet cores of the course's reference machine multiply 2048 x 2048 float32 matrices at about
 #: this rate (benchmarks/RESULTS.md: 181-204 GFLOP/s). A notebook's ``reference_seconds`` is its
 #: wall time scaled by the speed :func:`machine_speed` measured around it: shared machines slow down
 #: by up to 3x within an hour, and the 4-minute budget is judged at the reference speed.
 REFERENCE_GFLOPS = 200.0
 
+# CSI sequences (colours, cursor moves: ESC [ ... final byte) and two-byte escapes (ESC + one char)
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
 
 
