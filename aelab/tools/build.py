@@ -60,7 +60,7 @@ from . import site
 
 __all__ = ["NOTEBOOK_DIRS", "SEED_ENV", "LOCK_NAME", "BuildError", "BuildInterrupt", "DiskFull", "NotebookResult",
            "BuildReport", "find_notebooks", "resolve_inputs", "read_kernel_report", "execute_notebook",
-           "render_index", "build", "strip_ansi"]
+           "render_index", "build", "strip_ansi", "REFERENCE_GFLOPS", "machine_speed"]
 
 NOTEBOOK_DIRS = ("lectures", "solutions")
 #: The kernel's seed override (``aelab build --seed N`` sets it in each kernel's environment).
