@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -242,6 +242,80 @@ def textbook_images_per_second(model: nn.Module, dataset, n_images: int, *, loss
             start, seen = clock(), 0
 
 
+def _trainer(model: nn.Module, images: torch.Tensor, *, loss: Callable | None, lr: float, batch_size: int | None,
+             seed: int, **fit_kw) -> tuple[Callable, dict, torch.Tensor]:
+    """``(train, keyword arguments, images)`` for one epoch call: ``fit``, or ``train_rbm`` for an RBM (flat images)."""
+    bs = {} if batch_size is None else {"batch_size": batch_size}
+    if isinstance(model, RBM):  # CD-1 through aelab.pretrain.train_rbm (lecture 05), same protocol
+        from aelab.pretrain import train_rbm
+
+        return train_rbm, dict(lr=lr, k=1, progress=False, seed=seed, **bs), images.flatten(1)
+    return aelab.train.fit, dict(loss=loss, lr=lr, progress=False, seed=seed, **bs, **fit_kw), images
+
+
+def paired_batch_ratios(factory: Callable[[], nn.Module], images: torch.Tensor, n_images: int, *,
+                        loss: Callable | None, small: int = 128, large: int = 512, pairs: int = 12,
+                        lr: float = 1e-3, seed: int = 0, unchunked: bool = False,
+                        clock: Callable[[], float] = time.perf_counter) -> list[float]:
+    """Per pair, one epoch's images/s at batch ``large`` over one epoch's at batch ``small``, ABBA-interleaved.
+
+    Two models from ``factory`` (same seed) each train one warm-up epoch at their batch size, then
+    ``pairs`` pairs of one-epoch runs on the same ``n_images`` images alternate the order
+    (small-large, large-small, ...), so a slow spell of the machine falls on both sizes alike and
+    a drift in speed cancels. Each epoch is timed on its own (one ``fit`` call, whose one-time
+    costs — optimizer state, permutation buffer — are a few milliseconds against an epoch's
+    seconds), so a ratio carries the noise of two runs, not of the differences of
+    :func:`fit_images_per_second`. ``unchunked`` runs a :class:`~aelab.models.ConvAutoencoder`'s
+    large batch as one block (``chunk_size=None``, as before issue 26).
+
+    Returns ``pairs`` floats; ``> 1`` means the large batch trained faster in that pair.
+    """
+    import dataclasses
+
+    subset = images[:n_images]
+    runs = {}
+    for bs in (small, large):
+        torch.manual_seed(seed)
+        model = factory()
+        if unchunked and bs == large:
+            model.config = dataclasses.replace(model.config, chunk_size=None)
+        train, kw, data = _trainer(model, subset, loss=loss, lr=lr, batch_size=bs, seed=seed)
+        train(model, data, epochs=1, **kw)  # warm-up epoch
+        runs[bs] = (model, train, kw, data)
+
+    def rate(bs: int) -> float:
+        model, train, kw, data = runs[bs]
+        start = clock()
+        train(model, data, epochs=1, **kw)
+        return len(data) / (clock() - start)
+
+    ratios = []
+    for i in range(pairs):
+        if i % 2 == 0:
+            a = rate(small)
+            b = rate(large)
+        else:
+            b = rate(large)
+            a = rate(small)
+        ratios.append(b / a)
+    return ratios
+
+
+def median_interval(xs: list[float], level: float = 0.95, draws: int = 4000, seed: int = 0) -> tuple[float, float, float]:
+    """``(median, low, high)``: the median of ``xs`` and its percentile-bootstrap ``level`` interval (seeded).
+
+    Raises ValueError on an empty list.
+    """
+    import random
+
+    if not xs:
+        raise ValueError("median_interval: no values")
+    rng = random.Random(seed)
+    boots = sorted(_median(rng.choices(xs, k=len(xs))) for _ in range(draws))
+    tail = (1 - level) / 2
+    return _median(list(xs)), boots[int(tail * draws)], boots[min(draws - 1, int((1 - tail) * draws))]
+
+
 def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int, *, loss: Callable,
                           batch_size: int | None = 128, lr: float = 1e-3, seed: int = 0,
                           clock: Callable[[], float] = time.perf_counter, **fit_kw) -> float:
@@ -256,14 +330,7 @@ def fit_images_per_second(model: nn.Module, images: torch.Tensor, n_images: int,
     """
     import copy
 
-    bs = {} if batch_size is None else {"batch_size": batch_size}
-    if isinstance(model, RBM):  # CD-1 through aelab.pretrain.train_rbm (lecture 05), same protocol
-        from aelab.pretrain import train_rbm
-
-        train, kw = train_rbm, dict(lr=lr, k=1, progress=False, seed=seed, **bs)
-        images = images.flatten(1)
-    else:
-        train, kw = aelab.train.fit, dict(loss=loss, lr=lr, progress=False, seed=seed, **bs, **fit_kw)
+    train, kw, images = _trainer(model, images, loss=loss, lr=lr, batch_size=batch_size, seed=seed, **fit_kw)
     warm = batch_size or 128
     train(copy.deepcopy(model), images[: 2 * warm], epochs=1, **kw)
     subset = images[:n_images]
@@ -347,6 +414,11 @@ class ThroughputResult:
     n_images: int
     lr: float = 1e-3
     textbook_batch: int = 128
+    #: :func:`paired_batch_ratios` at batch 512 over 128 (empty where the family has no such pair)
+    batch_ratio_runs: list[float] = field(default_factory=list)
+    #: the same with a conv model's batch 512 as one block (``chunk_size=None``, before issue 26)
+    batch_ratio_unchunked_runs: list[float] = field(default_factory=list)
+    batch_ratio_images: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -363,14 +435,17 @@ def _median(xs: list[float]) -> float:
 
 def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images: torch.Tensor, dataset, *,
             n_images: int, repeats: int = 3, variants=DEFAULT_VARIANTS, peak_n: int = 2048, seed: int = 0,
-            lr: float = 1e-3, textbook_batch: int = 128,
+            lr: float = 1e-3, textbook_batch: int = 128, batch_pairs: int = 12,
             clock: Callable[[], float] = time.perf_counter,
             log: Callable[[str], None] = lambda s: None) -> ThroughputResult:
     """Interleave the textbook loop, each ``fit`` variant and a peak matmul, ``repeats`` times.
 
     Every measurement trains a freshly initialised model (same seed) on ``n_images`` images.
     Reported: the best run of each (see :class:`ThroughputResult`) and, beside it, the median
-    of the ratios taken within each repeat (measurements seconds apart).
+    of the ratios taken within each repeat (measurements seconds apart). Where the variants
+    include batches 128 and 512, :func:`paired_batch_ratios` then times ``batch_pairs`` ABBA
+    pairs of single epochs (0 skips it), and for a conv family the same with the large batch
+    unchunked.
     """
     torch.manual_seed(seed)
     probe = factory()
@@ -400,6 +475,16 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
         peaks.append(max(p1, peak_matmul_flops(peak_n, clock=clock)))
         log(f"  {name} {r + 1}/{repeats}: textbook {tb_runs[-1]:,.0f} img/s; "
             + "; ".join(f"{k} {v[-1]:,.0f}" for k, v in runs.items()) + f"; peak {peaks[-1] / 1e9:.0f} GFLOP/s")
+    sizes = {v.batch_size for v in variants}
+    ratio_runs, unchunked_runs, ratio_images = [], [], 0
+    if batch_pairs and {128, 512} <= sizes:
+        ratio_images = min(n_images, len(images), 2048)
+        log(f"  {name}: batch 512 vs 128, {batch_pairs} ABBA pairs of one-epoch runs on {ratio_images:,} images")
+        ratio_runs = paired_batch_ratios(factory, images, ratio_images, loss=loss, pairs=batch_pairs, lr=lr,
+                                         seed=seed, clock=clock)
+        if any(v.unchunked for v in variants):
+            unchunked_runs = paired_batch_ratios(factory, images, ratio_images, loss=loss, pairs=batch_pairs,
+                                                 lr=lr, seed=seed, clock=clock, unchunked=True)
     results = [
         VariantResult(label=v.label, batch_size=v.batch_size,
                       optimizer_impl=v.optimizer_impl or aelab.train.OPTIMIZER_IMPL,
@@ -414,7 +499,9 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
     return ThroughputResult(model=name, params=params, train_mflop_per_image=flops / 1e6,
                             textbook_images_per_s=max(tb_runs), textbook_runs=tb_runs,
                             peak_gflops=max(peaks) / 1e9, peak_runs=[p / 1e9 for p in peaks], variants=results,
-                            repeats=repeats, n_images=n_images, lr=lr, textbook_batch=textbook_batch)
+                            repeats=repeats, n_images=n_images, lr=lr, textbook_batch=textbook_batch,
+                            batch_ratio_runs=ratio_runs, batch_ratio_unchunked_runs=unchunked_runs,
+                            batch_ratio_images=ratio_images)
 
 
 def family_setup(name: str, images: torch.Tensor, dataset) -> dict:

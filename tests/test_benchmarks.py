@@ -231,3 +231,51 @@ def test_every_modern_family_builds_and_counts_flops():
     for name, factory in modern.FAMILIES.items():
         model, data, loss_fn, batch = factory()
         assert modern.step_flops(model, loss_fn, data[:8]) > 0, name
+
+
+def test_paired_batch_ratios_alternate_and_keep_the_chunked_control(fake_data, monkeypatch):
+    images, _ = fake_data
+    from aelab.models import ConvAutoencoder
+
+    order = []
+    real_fit = throughput.aelab.train.fit
+
+    def recording_fit(model, data, **kw):
+        order.append((kw["batch_size"], model.config.chunk_size))
+        return real_fit(model, data, **kw)
+
+    monkeypatch.setattr(throughput.aelab.train, "fit", recording_fit)
+
+    def factory():
+        return ConvAutoencoder(code_size=4, channels=(2, 4), input_shape=IMG)
+
+    ratios = throughput.paired_batch_ratios(factory, images, 32, loss=squared_error_per_image, small=4, large=16,
+                                            pairs=3, unchunked=True)
+    assert len(ratios) == 3 and all(math.isfinite(r) and r > 0 for r in ratios)
+    # two warm-up epochs, then ABBA: small, large / large, small / small, large
+    assert [bs for bs, _ in order] == [4, 16, 4, 16, 16, 4, 4, 16]
+    assert {c for bs, c in order if bs == 16} == {None} and {c for bs, c in order if bs == 4} == {128}
+
+
+def test_median_interval():
+    med, low, high = throughput.median_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert med == 3.0 and 1.0 <= low <= med <= high <= 5.0
+    assert throughput.median_interval([2.0] * 7) == (2.0, 2.0, 2.0)
+    with pytest.raises(ValueError, match="no values"):
+        throughput.median_interval([])
+
+
+@pytest.mark.parametrize("ratios, met", [
+    ([0.99, 1.01, 1.0, 0.98, 1.02, 1.0, 0.99, 1.01], True),    # no slower: the interval reaches 1
+    ([0.90, 0.91, 0.89, 0.92, 0.90, 0.91, 0.88, 0.90], False),  # measurably slower (the unchunked conv models)
+    ([0.5, 1.5, 0.6, 1.4, 0.7, 1.3, 0.55, 1.45], False),        # too noisy to rule out a 5 % slowdown
+])
+def test_batch_ratio_target_is_judged_on_the_paired_interval(ratios, met):
+    t = {"model": "conv_ae_repeat_32", "params": 1, "train_mflop_per_image": 1.0, "textbook_images_per_s": 1.0,
+         "textbook_runs": [1.0], "peak_gflops": 1.0, "repeats": 1, "n_images": 8,
+         "variants": [{"label": f"fit, batch {b}", "batch_size": b, "optimizer_impl": "fused", "images_per_s": 1.0,
+                       "speedup": 1.0, "fraction_of_peak": 0.1, "runs": [1.0]} for b in (128, 512)],
+         "batch_ratio_runs": ratios, "batch_ratio_unchunked_runs": [0.9] * 8}
+    target = next(x for x in run.targets([t], [], []) if x["target"].startswith("batch 512"))
+    assert target["met"] is met
+    assert "ABBA" in target["measured"] and "whole batch at once (before the fix): 0.900×" in target["measured"]
