@@ -23,7 +23,7 @@ import numbers
 import numpy as np
 import torch
 
-__all__ = ["integer", "real", "probability", "seed", "flag", "choice", "tensor", "images", "codes"]
+__all__ = ["integer", "real", "probability", "seed", "flag", "choice", "tensor", "images", "codes", "all_finite"]
 
 
 def _describe(value) -> str:
@@ -146,6 +146,16 @@ def choice(value, name: str, options) -> str:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
     return value
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether every element of a floating tensor is finite (no NaN, no ±inf).
+
+    One sum first — a NaN or infinity anywhere makes the sum NaN or infinite, so a finite sum
+    proves every element finite at the cost of one read; only a non-finite sum (a bad element,
+    or finite values whose sum overflows) pays for the element-wise ``torch.isfinite`` check.
+    """
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 def tensor(x, name: str, *, ndim: int | tuple[int, ...] | None = None, floating: bool = True,

@@ -78,3 +78,19 @@ def test_images_and_codes():
         v.codes(torch.zeros(2, 20), size=30)
     with pytest.raises(ValueError, match="empty"):
         v.codes(torch.zeros(0, 30))
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([1.0, -2.0, 0.5], True),
+    ([1.0, float("nan")], False),
+    ([float("inf"), 1.0], False),
+    ([float("inf"), -float("inf")], False),  # the sum is NaN, not inf
+    ([3e38] * 10, True),                      # finite values whose sum overflows: the exact check decides
+    ([3e38, float("inf")], False),
+    ([], True),
+])
+def test_all_finite_is_exact(values, expected):
+    from aelab._validation import all_finite
+
+    t = torch.tensor(values, dtype=torch.float32)
+    assert all_finite(t) is expected and expected == bool(torch.isfinite(t).all())

@@ -32,7 +32,7 @@ __all__ = ["RBM", "CDStatistics"]
 
 def _check_unit_range(v: torch.Tensor, what: str) -> None:
     """Raise ValueError unless every value of ``v`` is a finite number in [0, 1]."""
-    if v.numel() and (not torch.isfinite(v).all() or v.min() < 0 or v.max() > 1):
+    if v.numel() and (not _validation.all_finite(v) or v.min() < 0 or v.max() > 1):
         raise ValueError(f"{what}: visible values must lie in [0, 1] and be finite (binary data or grey levels read "
                          f"as probabilities), got values in [{float(v.min()):.3g}, {float(v.max()):.3g}]")
 
@@ -232,7 +232,7 @@ class RBM(nn.Module):
         stats = self.contrastive_divergence(v, k, generator=generator)
         for name, param in (("W", self.W), ("b_visible", self.b_visible), ("b_hidden", self.b_hidden)):
             param.add_(lr * stats[name])  # lr * Δθ, not alpha=lr: an lr beyond float32's range gives inf, not an error
-        if not all(bool(torch.isfinite(p).all()) for p in (self.W, self.b_visible, self.b_hidden)):
+        if not all(_validation.all_finite(p) for p in (self.W, self.b_visible, self.b_hidden)):
             raise TrainingDiverged(f"RBM.cd_step diverged: a weight became NaN or infinite after the update with "
                                    f"lr={lr:g}; lower the learning rate (Hinton's guide starts at 0.01-0.1)")
         return float((v - stats.reconstruction).pow(2).sum(dim=1).mean())
