@@ -9,6 +9,8 @@ mean. Hinton & Salakhutdinov (2006) compare their deep autoencoder with PCA-30 o
 words, TF-IDF, latent semantic analysis), fitted on the training documents only.
 :func:`circle_denoiser_field` is the optimal denoiser's vector field for data on the unit circle
 (Tweedie's formula): the reference lecture and lab 03 hold a trained denoising autoencoder's field to.
+:func:`digit_classifier` and :func:`classifier_confidence` score decoded images (lectures 06 and 07):
+does an image look like *some* digit? The nearest-training-image distance cannot say (it rewards blur).
 
 The retrieval and distance measures (:func:`cosine_neighbors`, :func:`precision_at_k`,
 :func:`retrieval_precision`, :func:`nearest_distance`) now live in :mod:`aelab.metrics`; they are
@@ -25,6 +27,7 @@ from .metrics import (MAX_BLOCK_ENTRIES, _as_rows, cosine_neighbors, nearest_dis
                       precision_at_k, retrieval_precision)
 
 __all__ = ["fit_pca", "pca_reconstruct", "fit_vocabulary", "tfidf_lsa", "circle_denoiser_field",
+           "digit_classifier", "classifier_confidence",
            # moved to aelab.metrics, re-exported for compatibility:
            "cosine_neighbors", "precision_at_k", "retrieval_precision", "nearest_distance"]
 
@@ -253,3 +256,92 @@ def circle_denoiser_field(points: torch.Tensor, sigma: float) -> torch.Tensor:
     kappa = (radius / sigma ** 2).numpy()
     mean = torch.from_numpy(i1e(kappa) / i0e(kappa))[:, None] * x / radius[:, None]     # E[x | x̃], (N, 2)
     return (mean - x).to(points.dtype)
+
+
+def digit_classifier(images: torch.Tensor, labels: torch.Tensor, *, steps: int = 600, batch_size: int = 128,
+                     lr: float = 1e-3, seed: int = 0) -> torch.nn.Sequential:
+    """A small classifier (``Flatten``, ``Linear(D, 256)``, ReLU, ``Linear(256, C)``) to score decoded images.
+
+    Trained with Adam (``lr``) on ``steps`` mini-batches of ``batch_size`` images drawn with
+    replacement (a generator seeded with ``seed``); the initial weights come from ``seed`` too, with
+    torch's global generator left as it was. 600 steps on MNIST take a few seconds on a CPU and
+    classify about 95 % of the test digits right. Lecture 07 counts recognizable samples with it;
+    lecture 06 compares grid codes where digits overlap with codes inside one digit's region.
+
+    Parameters
+    ----------
+    images : torch.Tensor
+        ``(N, ...)`` float32, e.g. ``(N, 1, 28, 28)`` in [0, 1].
+    labels : torch.Tensor
+        ``(N,)`` int64 class labels ``0 .. C-1`` (C = the largest label + 1).
+    steps, batch_size : int
+        Optimizer steps and images per step, both >= 1.
+    lr : float
+        Adam's learning rate, > 0.
+    seed : int
+
+    Returns
+    -------
+    torch.nn.Sequential
+        In eval mode, on the CPU: ``(B, ...) -> (B, C)`` logits.
+
+    Raises
+    ------
+    TypeError
+        If ``images`` is not a float tensor or ``labels`` not an integer tensor, or a size is not an integer.
+    ValueError
+        If they are empty or their lengths differ, a label is negative, or a size or ``lr`` is out of range.
+    """
+    check.tensor(images, "digit_classifier: images of shape (N, ...)", floating=True)
+    if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        raise TypeError(f"digit_classifier: labels must be an integer tensor of shape (N,), "
+                        f"got {type(labels).__name__}{'' if not isinstance(labels, torch.Tensor) else ' ' + str(labels.dtype)}")
+    if labels.ndim != 1 or len(labels) != len(images) or len(images) == 0:
+        raise ValueError(f"digit_classifier: labels must have shape ({len(images)},) matching images, and images "
+                         f"must not be empty; got images {tuple(images.shape)}, labels {tuple(labels.shape)}")
+    if int(labels.min()) < 0:
+        raise ValueError(f"digit_classifier: labels must be >= 0, got {int(labels.min())}")
+    steps = check.integer(steps, "digit_classifier: steps", minimum=1)
+    batch_size = check.integer(batch_size, "digit_classifier: batch_size", minimum=1)
+    lr = check.real(lr, "digit_classifier: lr", low=0.0, low_open=True)
+    seed = check.seed(seed, "digit_classifier: seed")
+    images, labels = images.detach().cpu(), labels.detach().cpu().long()
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        classifier = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(images[0].numel(), 256), torch.nn.ReLU(),
+                                         torch.nn.Linear(256, int(labels.max()) + 1))
+    optimizer, g = torch.optim.Adam(classifier.parameters(), lr=lr), torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        batch = torch.randint(len(images), (batch_size,), generator=g)
+        loss = torch.nn.functional.cross_entropy(classifier(images[batch]), labels[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return classifier.eval()
+
+
+def classifier_confidence(classifier: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The classifier's largest class probability for each image: how sure it is that the image is *some* class.
+
+    Parameters
+    ----------
+    classifier : torch.nn.Module
+        ``(B, ...) -> (B, C)`` logits, e.g. from :func:`digit_classifier`.
+    images : torch.Tensor
+        ``(N, ...)`` float, shaped as the classifier's training images.
+
+    Returns
+    -------
+    torch.Tensor
+        float32 ``(N,)`` in [1/C, 1] (no gradient): ``max_c softmax(classifier(images))_c``.
+
+    Raises
+    ------
+    TypeError
+        If ``classifier`` is not a module or ``images`` not a float tensor.
+    """
+    if not isinstance(classifier, torch.nn.Module):
+        raise TypeError(f"classifier_confidence: classifier must be a torch.nn.Module, got {type(classifier).__name__}")
+    check.tensor(images, "classifier_confidence: images of shape (N, ...)", floating=True)
+    with torch.no_grad():
+        return classifier(images).softmax(1).max(1).values

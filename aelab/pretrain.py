@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from . import _validation as check
-from .runtime import device_of
+from .runtime import device_of, keep_freed_memory
 
 __all__ = ["freeze", "unfreeze", "trainable_parameters", "encode_dataset", "train_rbm", "train_autoencoder_stack",
            "train_rbm_stack", "unroll", "mlp_classifier", "classifier_from_encoders", "labeled_subset", "accuracy",
@@ -158,6 +158,7 @@ def train_rbm(rbm, data: torch.Tensor, *, epochs: int, batch_size: int = 100, lr
     progress = check.flag(progress, "train_rbm: progress")
     check.tensor(data, "train_rbm: data of shape (N, n_visible)", ndim=2)
     device = device_of(rbm)
+    keep_freed_memory()  # as fit: freed batch memory is reused (aelab.runtime)
     g = torch.Generator(device=device).manual_seed(seed)
     order = torch.Generator().manual_seed(seed)
     errors = []

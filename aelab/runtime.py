@@ -15,7 +15,10 @@ names the variable and the words it accepts.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
+import sys
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +30,8 @@ from torch import nn
 from . import _validation as check
 
 __all__ = ["QUICK_ENV", "OFFLINE_ENV", "ZOO_ENV", "SEED_ENV", "EnvFlagError", "env_flag", "seed_offset", "is_quick", "sized",
-           "pick_device", "device_of", "seed_everything", "seeded_rng", "Session", "setup"]
+           "pick_device", "device_of", "seed_everything", "seeded_rng", "Session", "setup",
+           "ALLOCATOR_ENV", "MMAP_THRESHOLD", "TRIM_THRESHOLD", "keep_freed_memory"]
 
 QUICK_ENV = "AELAB_QUICK"
 OFFLINE_ENV = "AELAB_OFFLINE"
@@ -237,8 +241,64 @@ _STYLE = {
 }
 
 
+#: Set to 1 to leave glibc's allocator as it is (:func:`keep_freed_memory` then does nothing).
+ALLOCATOR_ENV = "AELAB_DEFAULT_MALLOC"
+#: glibc ``M_MMAP_THRESHOLD`` after :func:`keep_freed_memory`: blocks below 64 MiB come from the heap.
+MMAP_THRESHOLD = 64 << 20
+#: glibc ``M_TRIM_THRESHOLD`` after :func:`keep_freed_memory`: up to 256 MiB of freed heap stays mapped.
+TRIM_THRESHOLD = 256 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (<malloc.h>)
+_allocator_tuned: bool | None = None
+
+
+def keep_freed_memory() -> bool:
+    """Let this process reuse freed tensor memory instead of returning it to the OS each training step.
+
+    On Linux with glibc, sets ``mallopt(M_MMAP_THRESHOLD, 64 MiB)`` and
+    ``mallopt(M_TRIM_THRESHOLD, 256 MiB)``. glibc's defaults adapt both to the largest block freed
+    so far and then give the top of the heap back to the kernel whenever more than twice that is
+    free — after every training step once a step frees tens of MB (a convolutional autoencoder's
+    feature maps at batch 512 are ~25 MB each). The next step then page-faults the same memory
+    back in, zero-filled by the kernel: issue 26 counted 13,000–27,000 minor page faults per step
+    of lecture 04's conv autoencoders at batch 512 (none at batch 128), and that made batch 512
+    train 16–22 % *slower* per image than batch 128. With these two settings the faults are gone
+    and batch 512 is as fast as 128 or faster (``benchmarks/allocator.py``, ``benchmarks/RESULTS.md``).
+    Blocks of 64 MiB and more (datasets, big matrices) are still mapped on their own and given
+    back when freed, so the cost is at most 256 MiB of freed memory kept for reuse.
+
+    :func:`setup`, :func:`aelab.train.fit` and :func:`aelab.pretrain.train_rbm` call it; the settings
+    last for the process and a second call does nothing. ``AELAB_DEFAULT_MALLOC=1`` (see
+    :data:`ALLOCATOR_ENV`) leaves glibc's defaults, as do macOS, Windows and other C libraries.
+
+    Returns
+    -------
+    bool
+        Whether the two settings are in effect.
+
+    Raises
+    ------
+    EnvFlagError
+        If ``AELAB_DEFAULT_MALLOC`` holds something other than a boolean word.
+    """
+    global _allocator_tuned
+    if _allocator_tuned is None:
+        _allocator_tuned = False
+        if not env_flag(ALLOCATOR_ENV) and sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+                mallopt = libc.mallopt
+            except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+                return False
+            mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
+            _allocator_tuned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+                                    and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    return _allocator_tuned
+
+
 def setup(seed: int = 0, device: str | None = None, *, style: bool = True) -> Session:
-    """Prepare a notebook: seed all RNGs, choose the device, set plot defaults.
+    """Prepare a notebook: seed all RNGs, choose the device, set plot defaults, tune the allocator.
+
+    The allocator: :func:`keep_freed_memory` (glibc only; ``AELAB_DEFAULT_MALLOC=1`` skips it).
 
     Parameters
     ----------
@@ -258,11 +318,12 @@ def setup(seed: int = 0, device: str | None = None, *, style: bool = True) -> Se
     ------
     TypeError, ValueError
         On a bad seed (see :func:`seed_everything`), device or ``style``; :class:`EnvFlagError` on a
-        bad ``AELAB_QUICK``.
+        bad ``AELAB_QUICK`` or ``AELAB_DEFAULT_MALLOC``.
     """
     seed = check.seed(seed) + seed_offset()
     style = check.flag(style, "style")
     seed_everything(seed)
+    keep_freed_memory()
     session = Session(seed=seed, device=pick_device(device), quick=is_quick())
     if style:
         try:

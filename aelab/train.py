@@ -58,7 +58,7 @@ from . import _validation as check
 from .losses import range_checks, squared_error_per_image
 from .objectives import (TOTAL, Denoising, KLWarmup, LossObjective, Objective, Parts, as_parts, denoising,
                          loss_objective, resolve_objective, split_parts)
-from .runtime import device_of, pick_device, seed_offset, seeded_rng
+from .runtime import device_of, keep_freed_memory, pick_device, seed_offset, seeded_rng
 
 __all__ = ["WHOLE_COPY_LIMIT", "History", "TrainingDiverged", "FitArguments", "check_fit_arguments", "make_optimizer", "fit",
            "evaluate", "evaluate_parts",
@@ -647,6 +647,7 @@ def fit(
     objective, set_epoch = args.objective, getattr(args.objective, "set_epoch", None)
     home = args.inputs.device  # the model goes back here afterwards
     history, bar = History(), None
+    keep_freed_memory()  # freed batch memory is reused, not page-faulted back in each step (issue 26)
     model.to(args.device)
     try:
         opt = make_optimizer(args.optimizer, model.parameters(), lr=args.lr, weight_decay=args.weight_decay)

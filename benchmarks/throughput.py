@@ -255,7 +255,7 @@ def _trainer(model: nn.Module, images: torch.Tensor, *, loss: Callable | None, l
 
 def paired_batch_ratios(factory: Callable[[], nn.Module], images: torch.Tensor, n_images: int, *,
                         loss: Callable | None, small: int = 128, large: int = 512, pairs: int = 12,
-                        lr: float = 1e-3, seed: int = 0, unchunked: bool = False,
+                        lr: float = 1e-3, seed: int = 0, chunks: int | None = None,
                         clock: Callable[[], float] = time.perf_counter) -> list[float]:
     """Per pair, one epoch's images/s at batch ``large`` over one epoch's at batch ``small``, ABBA-interleaved.
 
@@ -265,8 +265,8 @@ def paired_batch_ratios(factory: Callable[[], nn.Module], images: torch.Tensor, 
     a drift in speed cancels. Each epoch is timed on its own (one ``fit`` call, whose one-time
     costs — optimizer state, permutation buffer — are a few milliseconds against an epoch's
     seconds), so a ratio carries the noise of two runs, not of the differences of
-    :func:`fit_images_per_second`. ``unchunked`` runs a :class:`~aelab.models.ConvAutoencoder`'s
-    large batch as one block (``chunk_size=None``, as before issue 26).
+    :func:`fit_images_per_second`. ``chunks`` runs a :class:`~aelab.models.ConvAutoencoder`'s
+    large batch in chunks of that many images (``chunk_size=chunks``, issue 26's first fix).
 
     Returns ``pairs`` floats; ``> 1`` means the large batch trained faster in that pair.
     """
@@ -277,8 +277,8 @@ def paired_batch_ratios(factory: Callable[[], nn.Module], images: torch.Tensor, 
     for bs in (small, large):
         torch.manual_seed(seed)
         model = factory()
-        if unchunked and bs == large:
-            model.config = dataclasses.replace(model.config, chunk_size=None)
+        if chunks is not None and bs == large:
+            model.config = dataclasses.replace(model.config, chunk_size=chunks)
         train, kw, data = _trainer(model, subset, loss=loss, lr=lr, batch_size=bs, seed=seed)
         train(model, data, epochs=1, **kw)  # warm-up epoch
         runs[bs] = (model, train, kw, data)
@@ -353,16 +353,16 @@ class FitVariant:
     label: str
     batch_size: int
     optimizer_impl: str | None = None  # None: fit's default (aelab.train.OPTIMIZER_IMPL)
-    unchunked: bool = False  # a ConvAutoencoder with chunk_size=None: the whole batch at once (before issue 26)
+    chunks: int | None = None  # a ConvAutoencoder with chunk_size=chunks (issue 26's first fix); None: as built
 
 
-#: The convolutional autoencoders: 128 (lectures 04 and 09), 256, 512 in chunks of 128 (the default),
-#: and 512 as one block (``chunk_size=None``, how they ran before issue 26).
+#: The convolutional autoencoders: 128 (lectures 04 and 09), 256, 512 (the whole batch at once, the
+#: default), and 512 in chunks of 128 (``chunk_size=128``, issue 26's first fix, before the allocator's).
 CONV_VARIANTS = (
     FitVariant("fit, batch 128", 128),
     FitVariant("fit, batch 256", 256),
     FitVariant("fit, batch 512", 512),
-    FitVariant("fit, batch 512, whole batch at once", 512, unchunked=True),
+    FitVariant("fit, batch 512, in chunks of 128", 512, chunks=128),
 )
 
 #: CD-1 at lecture 05's batch size (100) and two larger ones; lr 0.05 as the lecture.
@@ -393,7 +393,7 @@ class VariantResult:
     median_speedup: float  # median of the per-repeat (paired) ratios
     median_fraction_of_peak: float  # median of the per-repeat fractions
     runs: list[float]
-    unchunked: bool = False
+    chunks: int | None = None
 
 
 @dataclass
@@ -416,8 +416,8 @@ class ThroughputResult:
     textbook_batch: int = 128
     #: :func:`paired_batch_ratios` at batch 512 over 128 (empty where the family has no such pair)
     batch_ratio_runs: list[float] = field(default_factory=list)
-    #: the same with a conv model's batch 512 as one block (``chunk_size=None``, before issue 26)
-    batch_ratio_unchunked_runs: list[float] = field(default_factory=list)
+    #: the same with a conv model's batch 512 in chunks of 128 (``chunk_size=128``, issue 26's first fix)
+    batch_ratio_chunked_runs: list[float] = field(default_factory=list)
     batch_ratio_images: int = 0
 
     def as_dict(self) -> dict:
@@ -445,7 +445,7 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
     of the ratios taken within each repeat (measurements seconds apart). Where the variants
     include batches 128 and 512, :func:`paired_batch_ratios` then times ``batch_pairs`` ABBA
     pairs of single epochs (0 skips it), and for a conv family the same with the large batch
-    unchunked.
+    in chunks (the variant with ``chunks``).
     """
     torch.manual_seed(seed)
     probe = factory()
@@ -464,10 +464,10 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
             aelab.train.OPTIMIZER_IMPL = v.optimizer_impl or old
             try:
                 model = factory()
-                if v.unchunked:  # the config is frozen; forward reads config.chunk_size
+                if v.chunks is not None:  # the config is frozen; forward reads config.chunk_size
                     import dataclasses
 
-                    model.config = dataclasses.replace(model.config, chunk_size=None)
+                    model.config = dataclasses.replace(model.config, chunk_size=v.chunks)
                 runs[v.label].append(fit_images_per_second(model, images, n_images, loss=loss, lr=lr,
                                                            batch_size=v.batch_size, seed=seed, clock=clock))
             finally:
@@ -476,15 +476,16 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
         log(f"  {name} {r + 1}/{repeats}: textbook {tb_runs[-1]:,.0f} img/s; "
             + "; ".join(f"{k} {v[-1]:,.0f}" for k, v in runs.items()) + f"; peak {peaks[-1] / 1e9:.0f} GFLOP/s")
     sizes = {v.batch_size for v in variants}
-    ratio_runs, unchunked_runs, ratio_images = [], [], 0
+    ratio_runs, chunked_runs, ratio_images = [], [], 0
     if batch_pairs and {128, 512} <= sizes:
         ratio_images = min(n_images, len(images), 2048)
         log(f"  {name}: batch 512 vs 128, {batch_pairs} ABBA pairs of one-epoch runs on {ratio_images:,} images")
         ratio_runs = paired_batch_ratios(factory, images, ratio_images, loss=loss, pairs=batch_pairs, lr=lr,
                                          seed=seed, clock=clock)
-        if any(v.unchunked for v in variants):
-            unchunked_runs = paired_batch_ratios(factory, images, ratio_images, loss=loss, pairs=batch_pairs,
-                                                 lr=lr, seed=seed, clock=clock, unchunked=True)
+        chunks = next((v.chunks for v in variants if v.chunks is not None), None)
+        if chunks is not None:
+            chunked_runs = paired_batch_ratios(factory, images, ratio_images, loss=loss, pairs=batch_pairs,
+                                               lr=lr, seed=seed, clock=clock, chunks=chunks)
     results = [
         VariantResult(label=v.label, batch_size=v.batch_size,
                       optimizer_impl=v.optimizer_impl or aelab.train.OPTIMIZER_IMPL,
@@ -493,14 +494,14 @@ def compare(name: str, factory: Callable[[], nn.Module], loss: Callable, images:
                       fraction_of_peak=max(runs[v.label]) * flops / max(peaks),
                       median_speedup=_median([f / t for f, t in zip(runs[v.label], tb_runs)]),
                       median_fraction_of_peak=_median([f * flops / p for f, p in zip(runs[v.label], peaks)]),
-                      runs=runs[v.label], unchunked=v.unchunked)
+                      runs=runs[v.label], chunks=v.chunks)
         for v in variants
     ]
     return ThroughputResult(model=name, params=params, train_mflop_per_image=flops / 1e6,
                             textbook_images_per_s=max(tb_runs), textbook_runs=tb_runs,
                             peak_gflops=max(peaks) / 1e9, peak_runs=[p / 1e9 for p in peaks], variants=results,
                             repeats=repeats, n_images=n_images, lr=lr, textbook_batch=textbook_batch,
-                            batch_ratio_runs=ratio_runs, batch_ratio_unchunked_runs=unchunked_runs,
+                            batch_ratio_runs=ratio_runs, batch_ratio_chunked_runs=chunked_runs,
                             batch_ratio_images=ratio_images)
 
 

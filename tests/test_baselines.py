@@ -319,3 +319,59 @@ def test_circle_denoiser_field_rejects_bad_input():
         circle_denoiser_field(torch.ones(3, 2), 0.0)
     with pytest.raises(TypeError):
         circle_denoiser_field(torch.ones(3, 2, dtype=torch.long), 0.1)
+
+
+def _two_blobs(n=200, seed=0):
+    """Two classes of 4x4 'images': bright top half vs bright bottom half, plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.rand(n, 1, 4, 4, generator=g) * 0.3
+    x[y == 0, :, :2] += 0.7
+    x[y == 1, :, 2:] += 0.7
+    return x, y
+
+
+def test_digit_classifier_learns_is_seeded_and_leaves_the_global_rng_alone():
+    from aelab.baselines import classifier_confidence, digit_classifier
+
+    x, y = _two_blobs()
+    state = torch.get_rng_state()
+    a = digit_classifier(x, y, steps=60, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    b = digit_classifier(x, y, steps=60, seed=3)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    assert not a.training
+    with torch.no_grad():
+        assert (a(x).argmax(1) == y).float().mean() > 0.95
+    conf = classifier_confidence(a, x)
+    assert conf.shape == (len(x),) and conf.dtype == torch.float32 and not conf.requires_grad
+    assert bool(((conf >= 0.5) & (conf <= 1)).all())            # two classes: the top probability is >= 1/2
+    untrained = digit_classifier(x, y, steps=1, seed=3)
+    assert classifier_confidence(untrained, x).mean() < conf.mean()  # training makes it surer
+
+
+@pytest.mark.parametrize("kw, error, match", [
+    (dict(images=[[0.0]]), TypeError, "images"),
+    (dict(labels=torch.zeros(200)), TypeError, "labels must be an integer tensor"),
+    (dict(labels=torch.zeros(199, dtype=torch.long)), ValueError, "matching images"),
+    (dict(labels=-torch.ones(200, dtype=torch.long)), ValueError, ">= 0"),
+    (dict(steps=0), ValueError, "steps"),
+    (dict(lr=0.0), ValueError, "lr"),
+])
+def test_digit_classifier_rejects_bad_input(kw, error, match):
+    from aelab.baselines import digit_classifier
+
+    x, y = _two_blobs()
+    args = dict(images=x, labels=y) | kw
+    with pytest.raises(error, match=match):
+        digit_classifier(args.pop("images"), args.pop("labels"), **args)
+
+
+def test_classifier_confidence_rejects_bad_input():
+    from aelab.baselines import classifier_confidence
+
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        classifier_confidence(lambda x: x, torch.zeros(2, 4))
+    with pytest.raises(TypeError, match="images"):
+        classifier_confidence(torch.nn.Linear(4, 2), torch.zeros(2, 4, dtype=torch.long))

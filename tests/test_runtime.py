@@ -1,6 +1,8 @@
 """aelab.runtime: environment flags, quick mode, sized, seeding, device choice, setup."""
 
 import os
+import subprocess
+import sys
 import random
 
 import numpy as np
@@ -205,3 +207,51 @@ def test_seed_offset_shifts_setup_and_fit_seeds(monkeypatch):
     monkeypatch.setenv("AELAB_SEED", "-1")
     with pytest.raises(ValueError, match="AELAB_SEED must be a non-negative integer"):
         runtime.seed_offset()
+
+
+_FAULTS_SCRIPT = """
+import resource, sys, torch
+from aelab import runtime
+tuned = runtime.keep_freed_memory()
+def step():  # a training step's pattern: a few 30 MB maps written, then all freed
+    maps = [torch.ones(30 << 18) for _ in range(3)]  # 3 x 30 MB of float32
+    del maps
+for _ in range(4):  # warm-up: the heap grows to hold one step's maps
+    step()
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    step()
+print(tuned, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 5)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt (Linux only)")
+def test_keep_freed_memory_stops_the_page_faults_between_steps():
+    """Issue 26's cause: glibc gives a step's freed maps back to the kernel and faults them in again.
+
+    With the default allocator each step re-faults its 90 MB (about 23,000 4-KiB pages); after
+    keep_freed_memory, once the heap has grown to hold a step's maps (a few steps), none. Each allocator runs in a fresh process (the setting is per process).
+    """
+    def faults(default: bool) -> tuple[str, float]:
+        env = dict(os.environ, AELAB_DEFAULT_MALLOC="1" if default else "0")
+        out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT], env=env, capture_output=True, text=True,
+                             check=True, timeout=120).stdout.split()
+        return out[0], float(out[1])
+
+    default_tuned, default_faults = faults(default=True)
+    tuned, tuned_faults = faults(default=False)
+    assert default_tuned == "False" and tuned == "True"
+    assert default_faults > 10_000, "glibc's default no longer trims after each step: re-measure issue 26"
+    assert tuned_faults < 0.02 * default_faults
+
+
+def test_keep_freed_memory_reads_its_flag_once(monkeypatch):
+    monkeypatch.setattr(runtime, "_allocator_tuned", None)
+    monkeypatch.setenv(runtime.ALLOCATOR_ENV, "maybe")
+    with pytest.raises(runtime.EnvFlagError, match="AELAB_DEFAULT_MALLOC"):
+        runtime.keep_freed_memory()
+    monkeypatch.setattr(runtime, "_allocator_tuned", None)
+    monkeypatch.setenv(runtime.ALLOCATOR_ENV, "1")
+    assert runtime.keep_freed_memory() is False
+    monkeypatch.setenv(runtime.ALLOCATOR_ENV, "0")
+    assert runtime.keep_freed_memory() is False  # decided once per process

@@ -71,10 +71,13 @@ class ConvAEConfig:
         larger batch is cut into chunks of ``chunk_size`` images, each encoded and decoded on its
         own, and the reconstructions concatenated. The outputs are the same (every image is
         computed alone anyway) and the gradients, summed by autograd over the chunks, equal the
-        whole batch's up to float rounding. It keeps each layer's feature maps small enough for
-        the CPU's cache: at batch 512 one 16×28×28 float32 map is 25.7 MB, three times an 8 MB
-        L3, and training ran at half the images/s of batch 128 (``benchmarks/RESULTS.md``).
-        ``None``: the whole batch at once.
+        whole batch's up to float rounding. It keeps each layer's feature maps small (at batch 512
+        one 16×28×28 float32 map is 25.7 MB), which may help a CPU with a small cache. Issue 26
+        first chunked by default; then found that the slowdown at batch 512 was glibc giving
+        freed memory back to the kernel after each step (fixed by
+        :func:`aelab.runtime.keep_freed_memory`), after which chunks of 128 trained 3–7 % *slower*
+        than the whole batch (``benchmarks/RESULTS.md``).
+        ``None`` (the default): the whole batch at once.
     """
 
     code_size: int = 32
@@ -84,7 +87,7 @@ class ConvAEConfig:
     kernel_size: int = 3
     output_activation: str = "sigmoid"
     channels_last: bool = True
-    chunk_size: int | None = 128
+    chunk_size: int | None = None
 
     def __post_init__(self):
         owner = _OWNER
