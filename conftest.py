@@ -36,9 +36,18 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # set before torch is imported, so it
     os.environ.setdefault("MKL_NUM_THREADS", _threads)
 
 
+#: Seconds nbval waits for a cell's output messages after the kernel has replied (nbval's own default is
+#: 5). On a loaded two-core machine the kernel's IOPub messages can lag the reply by more than that: lecture
+#: 03's cell that trains 20 models failed once with "Timeout of 5 seconds exceeded waiting for output"
+#: although it had finished. The cell's execution time limit (``--nbval-cell-timeout``) is separate.
+NBVAL_OUTPUT_TIMEOUT = 60
+
+
 def pytest_collection_modifyitems(config, items):
     import pytest
 
     for item in items:
         if str(getattr(item, "path", "")).endswith(".ipynb"):
             item.add_marker(pytest.mark.slow)
+            if hasattr(item, "output_timeout"):  # nbval's IPyNbCell
+                item.output_timeout = NBVAL_OUTPUT_TIMEOUT

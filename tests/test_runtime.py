@@ -210,14 +210,19 @@ def test_seed_offset_shifts_setup_and_fit_seeds(monkeypatch):
 
 
 _FAULTS_SCRIPT = """
-import resource, sys, torch
+import ctypes, resource
 from aelab import runtime
 tuned = runtime.keep_freed_memory()
-def step():  # a training step's pattern: a few 30 MB maps written, then all freed
-    maps = [torch.ones(30 << 18) for _ in range(3)]  # 3 x 30 MB of float32
-    del maps
-for _ in range(4):  # warm-up: the heap grows to hold one step's maps
-    step()
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, (ctypes.c_size_t,), (ctypes.c_void_p,)
+SIZE = 30 << 20
+def step():  # a training step's pattern (torch's CPU tensors come from malloc): three 30 MB maps written, freed
+    blocks = [libc.malloc(SIZE) for _ in range(3)]
+    for b in blocks:
+        ctypes.memset(b, 1, SIZE)
+    for b in blocks:
+        libc.free(b)
+step()
 f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(5):
     step()
@@ -230,7 +235,9 @@ def test_keep_freed_memory_stops_the_page_faults_between_steps():
     """Issue 26's cause: glibc gives a step's freed maps back to the kernel and faults them in again.
 
     With the default allocator each step re-faults its 90 MB (about 23,000 4-KiB pages); after
-    keep_freed_memory, once the heap has grown to hold a step's maps (a few steps), none. Each allocator runs in a fresh process (the setting is per process).
+    keep_freed_memory, none. The blocks come from malloc directly: through torch, other small
+    allocations between steps can pin the heap's top, which makes the default's faults depend on the
+    thread count (with one thread they stop after a few steps), not on this setting. Each allocator runs in a fresh process (the setting is per process).
     """
     def faults(default: bool) -> tuple[str, float]:
         env = dict(os.environ, AELAB_DEFAULT_MALLOC="1" if default else "0")
