@@ -243,8 +243,8 @@ _STYLE = {
 
 #: Set to 1 to leave glibc's allocator as it is (:func:`keep_freed_memory` then does nothing).
 ALLOCATOR_ENV = "AELAB_DEFAULT_MALLOC"
-#: glibc ``M_MMAP_THRESHOLD`` after :func:`keep_freed_memory`: blocks below 64 MiB come from the heap.
-MMAP_THRESHOLD = 64 << 20
+#: glibc ``M_MMAP_THRESHOLD`` after :func:`keep_freed_memory`: blocks below 32 MiB come from the heap.
+MMAP_THRESHOLD = 32 << 20
 #: glibc ``M_TRIM_THRESHOLD`` after :func:`keep_freed_memory`: up to 256 MiB of freed heap stays mapped.
 TRIM_THRESHOLD = 256 << 20
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (<malloc.h>)
@@ -254,7 +254,7 @@ _allocator_tuned: bool | None = None
 def keep_freed_memory() -> bool:
     """Let this process reuse freed tensor memory instead of returning it to the OS each training step.
 
-    On Linux with glibc, sets ``mallopt(M_MMAP_THRESHOLD, 64 MiB)`` and
+    On Linux with glibc, sets ``mallopt(M_MMAP_THRESHOLD, 32 MiB)`` and
     ``mallopt(M_TRIM_THRESHOLD, 256 MiB)``. glibc's defaults adapt both to the largest block freed
     so far and then give the top of the heap back to the kernel whenever more than twice that is
     free — after every training step once a step frees tens of MB (a convolutional autoencoder's
@@ -263,8 +263,11 @@ def keep_freed_memory() -> bool:
     of lecture 04's conv autoencoders at batch 512 (none at batch 128), and that made batch 512
     train 16–22 % *slower* per image than batch 128. With these two settings the faults are gone
     and batch 512 is as fast as 128 or faster (``benchmarks/allocator.py``, ``benchmarks/RESULTS.md``).
-    Blocks of 64 MiB and more (datasets, big matrices) are still mapped on their own and given
-    back when freed, so the cost is at most 256 MiB of freed memory kept for reuse.
+    Blocks of 32 MiB and more (datasets, big matrices) are still mapped on their own and given
+    back when freed, so the cost is at most 256 MiB of freed memory kept for reuse. (A 64 MiB
+    mmap threshold also removed the faults but let 32–64 MiB blocks fragment the heap: lecture 07's
+    peak rose from 2,053 to 2,205 MB; with 32 MiB it is 2,017 MB.) 32 MiB is the largest value
+    glibc accepts on 64-bit Linux, and above a batch-512 conv map (25.7 MB).
 
     :func:`setup`, :func:`aelab.train.fit` and :func:`aelab.pretrain.train_rbm` call it; the settings
     last for the process and a second call does nothing. ``AELAB_DEFAULT_MALLOC=1`` (see
